@@ -1,0 +1,93 @@
+# kubiya.runners — developer entry points. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+REPO := $(CURDIR)
+VENV := $(REPO)/.venv
+TOOLS := $(REPO)/.tools/bin
+COLLECTIONS := $(REPO)/.build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/kubiya/runners
+# outside the work tree: inside it, ansible-test would ask git and see only ignored files
+SANITY_ROOT := $(HOME)/.cache/kubiya-runners/sanity/ansible_collections/kubiya/runners
+PY := $(VENV)/bin/python
+# pip version ansible-test bootstraps into its sanity venvs (see scripts/ansible-test-get-pip.py)
+ANSIBLE_TEST_PIP := 24.2
+
+export PATH := $(TOOLS):$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_LOCAL_TEMP := $(REPO)/.build/ansible-tmp
+export ANSIBLE_HOME := $(REPO)/.build/ansible-home
+
+.PHONY: help setup venv tools test lint yamllint ansible-lint sanity pytest unit \
+        cluster-up cluster-down cluster-status build demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: venv tools $(COLLECTION_LINK) ## install the pinned toolchain into the repo (idempotent)
+	@echo "setup complete: python tools in .venv/bin, helm/kubectl in .tools/bin"
+
+# The venv is rebuilt only when the pinned requirements change.
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-lock.txt requirements-dev.txt requirements.txt
+	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements-lock.txt -r requirements-dev.txt
+	touch $@
+
+# helm, kubectl and the local control plane binaries, built once per pinned
+# version into ~/.cache/kubiya-runners and linked into .tools/bin.
+tools:
+	tests/cluster/build.sh all
+	scripts/link-tools.sh
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(REPO) $@
+
+test: setup lint sanity pytest ## every gate: yamllint, ansible-lint, ansible-test sanity, pytest
+
+lint: yamllint ansible-lint ## YAML and Ansible lint
+
+yamllint:
+	yamllint --strict .
+
+ansible-lint:
+	ansible-lint --offline --profile production
+
+# ansible-test needs the collection at ansible_collections/kubiya/runners:
+# copy the files git knows (tracked or new, not ignored) there and run it.
+sanity: ## ansible-test sanity on a copy at ansible_collections/kubiya/runners
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
+	git ls-files -co --exclude-standard -z | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' \
+	  | tar -cf - -T - | tar -xf - -C $(SANITY_ROOT)
+	install -D -m 0644 scripts/ansible-test-get-pip.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
+	cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no \
+	  --skip-test shellcheck $(SANITY_ARGS)
+
+pytest: ## all pytest suites (unit, chart, local cluster, integration)
+	pytest $(PYTEST_ARGS)
+
+unit: ## only the tests that need no cluster
+	pytest tests/unit $(PYTEST_ARGS)
+
+cluster-up: tools ## start the local control plane (etcd, apiserver, controllers, kwok)
+	tests/cluster/up.sh
+
+cluster-down: ## stop the local control plane and remove its state
+	tests/cluster/down.sh
+
+cluster-status: ## show the local control plane's processes and nodes
+	tests/cluster/status.sh
+
+build: ## build the collection tarball into dist/
+	mkdir -p dist
+	ansible-galaxy collection build --force --output-path dist
+
+demo: setup ## (not yet) deploy and verify a runner on the local cluster
+	@echo "make demo: deploying a runner is not implemented yet (issue 5)." >&2
+	@echo "What works today: make cluster-up, make test." >&2
+	@exit 1
+
+clean: cluster-down ## remove build output and local state (keeps .venv and the binary cache)
+	rm -rf .build dist .pytest_cache

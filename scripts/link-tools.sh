@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Link the pinned, cached binaries (tests/cluster/build.sh) into .tools/bin so
+# that one PATH entry gives helm, kubectl and the control plane commands.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../tests/cluster/versions.env
+. "$repo/tests/cluster/versions.env"
+cache=${KUBIYA_CACHE_DIR:-$HOME/.cache/kubiya-runners}
+mkdir -p "$repo/.tools/bin"
+for f in "$cache/bin/helm-$HELM_VERSION/helm" \
+  "$cache/bin/kubernetes-$KUBERNETES_VERSION"/{kubectl,kube-apiserver,kube-controller-manager,kube-scheduler} \
+  "$cache/bin/etcd-$ETCD_VERSION/etcd" "$cache/bin/kwok-$KWOK_VERSION/kwok"; do
+  [[ -x $f ]] || { echo "missing $f: run tests/cluster/build.sh" >&2; exit 1; }
+  ln -sfn "$f" "$repo/.tools/bin/$(basename "$f")"
+done

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Build, once per pinned version, the binaries of the local test cluster and
+# the client tools, from the Go module proxy. Output:
+#   $KUBIYA_CACHE_DIR/bin/<name>-<version>/<binaries>   (+ a .complete stamp)
+# A second call with everything present returns in well under a second.
+#
+# usage: build.sh [kubernetes|etcd|kwok|helm|kubectl|all]...
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+CACHE=${KUBIYA_CACHE_DIR:-$HOME/.cache/kubiya-runners}
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+export CGO_ENABLED=0
+
+log() { printf '[build] %s\n' "$*" >&2; }
+
+bindir() { printf '%s/bin/%s-%s' "$CACHE" "$1" "$2"; }
+
+# run_build NAME VERSION CMD...: run CMD with $out set, unless already built.
+run_build() {
+  local name=$1 version=$2; shift 2
+  out=$(bindir "$name" "$version")
+  if [[ -f $out/.complete ]]; then
+    return 0
+  fi
+  log "building $name $version (first time only) -> $out"
+  rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+  local start=$SECONDS
+  out="$out.tmp" "$@"
+  touch "$out.tmp/.complete"
+  rm -rf "$out" && mv "$out.tmp" "$out"
+  log "built $name $version in $((SECONDS - start))s"
+}
+
+build_kubernetes() {
+  local v=${KUBERNETES_VERSION#v} pkg=k8s.io/component-base/version cpkg=k8s.io/client-go/pkg/version
+  local major=${v%%.*} minor=${v#*.}; minor=${minor%%.*}
+  local date ldflags=(-s -w)
+  date=$(cd "$here/build/kubernetes" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("Time",""))')
+  for p in "$pkg" "$cpkg"; do
+    ldflags+=(-X "$p.gitVersion=$KUBERNETES_VERSION" -X "$p.gitMajor=$major" -X "$p.gitMinor=$minor"
+      -X "$p.gitTreeState=clean" -X "$p.buildDate=$date")
+  done
+  (cd "$here/build/kubernetes" &&
+    go build -trimpath -ldflags "${ldflags[*]}" -o "$out/" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+}
+
+build_etcd() {
+  (cd "$here/build/etcd" && go build -trimpath -ldflags "-s -w" -o "$out/etcd" .)
+}
+
+build_kwok() {
+  GOBIN=$out go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+}
+
+build_helm() {
+  GOBIN=$out go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(all)
+for t in "${targets[@]}"; do
+  case $t in
+    etcd) run_build etcd "$ETCD_VERSION" build_etcd ;;
+    kubernetes | kubectl) run_build kubernetes "$KUBERNETES_VERSION" build_kubernetes ;;
+    kwok) run_build kwok "$KWOK_VERSION" build_kwok ;;
+    helm) run_build helm "$HELM_VERSION" build_helm ;;
+    all)
+      run_build etcd "$ETCD_VERSION" build_etcd
+      run_build kwok "$KWOK_VERSION" build_kwok
+      run_build helm "$HELM_VERSION" build_helm
+      run_build kubernetes "$KUBERNETES_VERSION" build_kubernetes
+      ;;
+    *) log "unknown target '$t' (expected kubernetes, etcd, kwok, helm, kubectl or all)"; exit 2 ;;
+  esac
+done

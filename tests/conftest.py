@@ -1,0 +1,92 @@
+"""Session fixtures shared by every suite.
+
+- ``cluster``: the local control plane (tests/cluster/up.sh). Started for the
+  session when no cluster is running, stopped again at the end unless it was
+  already running or ``KUBIYA_KEEP_CLUSTER=1``. With ``KUBIYA_EXISTING_CLUSTER=1``
+  the cluster given by ``KUBECONFIG`` is used instead and never touched.
+- ``namespace``: a fresh namespace per test, deleted afterwards.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+COLLECTIONS = REPO / ".build" / "collections"
+TOOLS = REPO / ".tools" / "bin"
+VENV_BIN = REPO / ".venv" / "bin"
+CLUSTER_DIR = Path(os.environ.get("KUBIYA_CLUSTER_DIR", REPO / ".cluster"))
+
+
+def _ensure_collection_link() -> None:
+    link = COLLECTIONS / "ansible_collections" / "kubiya" / "runners"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(REPO)
+
+
+_ensure_collection_link()
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """Environment for subprocesses: pinned tools first on PATH, this collection visible."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(TOOLS), str(VENV_BIN), env.get("PATH", "")])
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
+    env.setdefault("ANSIBLE_HOME", str(REPO / ".build" / "ansible-home"))
+    env.setdefault("ANSIBLE_LOCAL_TEMP", str(REPO / ".build" / "ansible-tmp"))
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Cluster:
+    kubeconfig: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(["kubectl", *args], env=self.env, text=True, input=input,
+                              capture_output=True, check=check, timeout=timeout)
+
+
+def _running() -> bool:
+    return (CLUSTER_DIR / "pids").is_dir() and any((CLUSTER_DIR / "pids").iterdir())
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    if os.environ.get("KUBIYA_EXISTING_CLUSTER") == "1":
+        kubeconfig = os.environ.get("KUBECONFIG")
+        if not kubeconfig:
+            pytest.fail("KUBIYA_EXISTING_CLUSTER=1 needs KUBECONFIG to name the cluster to use")
+        yield Cluster(Path(kubeconfig), base_env(KUBECONFIG=kubeconfig))
+        return
+    was_running = _running()
+    up = subprocess.run([str(REPO / "tests" / "cluster" / "up.sh")], text=True,
+                        capture_output=True, env=base_env(), timeout=3600, check=False)
+    if up.returncode != 0:
+        pytest.fail(f"tests/cluster/up.sh failed:\n{up.stderr[-4000:]}")
+    kubeconfig = CLUSTER_DIR / "kubeconfig"
+    yield Cluster(kubeconfig, base_env(KUBECONFIG=str(kubeconfig)))
+    if not was_running and os.environ.get("KUBIYA_KEEP_CLUSTER") != "1":
+        subprocess.run([str(REPO / "tests" / "cluster" / "down.sh")], env=base_env(),
+                       capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def namespace(cluster: Cluster, request) -> str:
+    """A fresh namespace for one test; deleted (without waiting) afterwards."""
+    name = f"t-{request.node.name[:30].lower().replace('_', '-').strip('-')}-{uuid.uuid4().hex[:6]}"
+    name = "".join(c for c in name if c.isalnum() or c == "-")
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
