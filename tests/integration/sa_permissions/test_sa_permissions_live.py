@@ -1,0 +1,204 @@
+"""kubiya.runners.sa_permissions against the local control plane (real kube-apiserver, RBAC
+authorizer, SubjectAccessReview). Uses the session fixtures ``cluster`` and ``namespace``
+from tests/conftest.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.kubiya.runners.plugins.module_utils import rbac
+from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import K8sClient
+
+pytestmark = pytest.mark.cluster
+
+REPO = Path(__file__).resolve().parents[3]
+COLLECTIONS = REPO / ".build" / "collections"
+FIXTURES = REPO / "tests" / "unit" / "plugins" / "fixtures" / "sa_permissions"
+MATRIX = str(FIXTURES / "matrix.yaml")
+MODULE = "ansible_collections.kubiya.runners.plugins.modules.sa_permissions"
+
+
+def run_module(cluster, tmp_path, **args):
+    args.setdefault("kubeconfig", str(cluster.kubeconfig))
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    env = dict(cluster.env, PYTHONPATH=str(COLLECTIONS))
+    proc = subprocess.run([sys.executable, "-m", MODULE, str(args_file)], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("module printed no JSON (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+
+
+def apply(cluster, namespace, text):
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=text)
+
+
+@pytest.fixture
+def release(cluster, namespace):
+    """The test matrix's release r1, installed as plain objects in a fresh namespace."""
+    apply(cluster, namespace, (FIXTURES / "release.yaml").read_text())
+    return namespace
+
+
+@pytest.fixture
+def cluster_objects(cluster, namespace):
+    """Cluster-scoped objects a test creates (namespace deletion does not remove them)."""
+    created = []
+    yield created
+    for kind, name in created:
+        cluster.kubectl("delete", kind, name, "--ignore-not-found", check=False)
+
+
+def test_release_matching_the_matrix_passes(cluster, release, tmp_path):
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert not result.get("failed"), result.get("msg")
+    assert result["mode"] == "live" and result["changed"] is False
+    assert result["summary"]["service_accounts"] == 3 and result["summary"]["checks"] == 25
+    agent = next(sa for sa in result["service_accounts"] if sa["component"] == "agent-manager")
+    kinds = {(b["kind"], b["name"]): b for b in agent["bindings"]}
+    # its own RoleBinding, plus the API server's default policy reached through its groups (listed, not excess)
+    assert kinds[("RoleBinding", "r1-agent-manager")]["baseline"] is False
+    assert kinds[("ClusterRoleBinding", "system:basic-user")]["baseline"] is True
+
+
+def test_extra_clusterrolebinding_and_extra_role_rule_fail_and_are_named(cluster, release, cluster_objects,
+                                                                         tmp_path):
+    crb = "%s-extra" % release
+    cluster_objects += [("clusterrolebinding", crb), ("clusterrole", crb)]
+    apply(cluster, release, yaml.safe_dump_all([
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": crb},
+         "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": crb},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": crb},
+         "subjects": [{"kind": "ServiceAccount", "name": "r1-tool-manager", "namespace": release}]},
+    ]))
+    # one extra rule in agent-manager's own Role
+    cluster.kubectl("patch", "role", "r1-agent-manager", "-n", release, "--type=json", "-p", json.dumps([
+        {"op": "add", "path": "/rules/-",
+         "value": {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}}]))
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert result["failed"] is True
+    msg = result["msg"]
+    assert "ClusterRoleBinding/%s" % crb in msg
+    assert "RoleBinding/%s/r1-agent-manager" % release in msg
+    by_name = {sa["name"]: sa for sa in result["service_accounts"]}
+    tool = by_name["r1-tool-manager"]
+    assert {(e["verb"], e["resource"], e["namespace"], e["reason"]) for e in tool["excess"]} == {
+        ("list", "nodes", "*", "not in matrix"),
+        ("list", "nodes", None, "forbidden probe allowed"),  # the SubjectAccessReview said allowed
+    }
+    agent = by_name["r1-agent-manager"]
+    assert {(e["verb"], e["resource"], e["granted_by"]) for e in agent["excess"]} == {
+        ("get", "secrets", "RoleBinding/%s/r1-agent-manager" % release),
+        ("list", "secrets", "RoleBinding/%s/r1-agent-manager" % release)}
+    assert not by_name["r1-image-updater"]["failed"]
+
+
+def test_removed_rule_is_missing(cluster, release, tmp_path):
+    role = json.loads(cluster.kubectl("get", "role", "r1-tool-manager", "-n", release, "-o", "json").stdout)
+    role["rules"][0]["verbs"] = ["create", "get", "list", "watch"]  # no delete
+    for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+        role["metadata"].pop(key, None)
+    cluster.kubectl("replace", "-f", "-", input=json.dumps(role))
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert result["failed"]
+    tool = next(sa for sa in result["service_accounts"] if sa["name"] == "r1-tool-manager")
+    assert tool["missing"] == [{"verb": "delete", "group": "batch", "resource": "jobs", "namespace": release}]
+    assert "MISSING" in result["msg"] and "jobs.batch" in result["msg"]
+
+
+def test_missing_service_account_and_foreign_component(cluster, release, tmp_path):
+    cluster.kubectl("delete", "serviceaccount", "r1-image-updater", "-n", release)
+    cluster.kubectl("create", "serviceaccount", "r1-stray", "-n", release)
+    cluster.kubectl("label", "serviceaccount", "r1-stray", "-n", release,
+                    "app.kubernetes.io/instance=r1", "app.kubernetes.io/component=stray")
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert result["failed"]
+    assert 'component "image-updater": no ServiceAccount labelled' in result["msg"]
+    assert 'component "stray" is missing from the matrix' in result["msg"]
+
+
+# Rules whose meaning is easy to get wrong; the offline matcher must answer like the API server.
+TRICKY_RULES = [
+    {"apiGroups": ["apps"], "resources": ["*/scale"], "verbs": ["update"]},
+    {"apiGroups": [""], "resources": ["pods/*"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"], "resourceNames": ["cm-a"]},
+    {"apiGroups": ["*"], "resources": ["leases"], "verbs": ["*"]},
+    {"apiGroups": ["batch"], "resources": ["*"], "verbs": ["list"]},
+]
+PROBES = [
+    ("update", "apps", "deployments/scale", ""), ("update", "apps", "deployments", ""),
+    ("update", "apps", "statefulsets/scale", ""), ("update", "", "replicationcontrollers/scale", ""),
+    ("get", "", "pods/log", ""), ("get", "", "pods", ""), ("get", "", "pods/*", ""),
+    ("get", "", "configmaps", "cm-a"), ("get", "", "configmaps", "cm-b"), ("get", "", "configmaps", ""),
+    ("delete", "coordination.k8s.io", "leases", ""), ("watch", "", "leases", ""),
+    ("list", "batch", "jobs", ""), ("list", "batch", "cronjobs/status", ""), ("get", "batch", "jobs", ""),
+    ("get", "", "secrets", ""), ("create", "", "serviceaccounts/token", ""),
+]
+
+
+def test_offline_matcher_agrees_with_the_api_server(cluster, namespace, cluster_objects):
+    name = "%s-tricky" % namespace
+    cluster_objects += [("clusterrolebinding", name), ("clusterrole", name)]
+    objs = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "tricky"},
+         "rules": TRICKY_RULES},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "tricky"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tricky"},
+         "subjects": [{"kind": "ServiceAccount", "name": "sa"}]},  # namespace defaults to the binding's
+        # a ClusterRole through a RoleBinding to the namespace's service-account group: namespace-scoped
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name},
+         "rules": [{"apiGroups": [""], "resources": ["services"], "verbs": ["list"]},
+                   {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "group"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+         "subjects": [{"kind": "Group", "name": "system:serviceaccounts:%s" % namespace}]},
+    ]
+    apply(cluster, namespace, yaml.safe_dump_all(objs))
+    client = K8sClient.from_params({"kubeconfig": str(cluster.kubeconfig)})
+    try:
+        index = rbac.fetch_index(client, namespace, "")
+        bindings = index.bindings_for(namespace, "sa")
+        assert {b["name"] for b in bindings if not b["baseline"]} == {"tricky", "group"}
+        sar = rbac.sar_checker(client, namespace, "sa")
+        accesses = [rbac.make_access(v, g, r, name=n, namespace=namespace) for v, g, r, n in PROBES]
+        accesses += [rbac.make_access("list", "", "services", namespace=namespace),
+                     rbac.make_access("list", "", "services", namespace="kube-system"),
+                     rbac.make_access("list", "", "services", namespace=""),
+                     rbac.make_access("get", path="/metrics")]
+        live = {a: sar(a) for a in accesses}
+        offline = {a: rbac.allowed_by(a, bindings) is not None for a in accesses}
+        disagree = [(a, live[a], offline[a]) for a in accesses if live[a] != offline[a]]
+        assert disagree == []
+        # and the test is not vacuous: both answers occur
+        assert any(live.values()) and not all(live.values())
+    finally:
+        client.close()
+
+
+def test_through_ansible_playbook(cluster, release, tmp_path):
+    playbook = tmp_path / "verify.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"name": "verify", "register": "out", "kubiya.runners.sa_permissions": {
+            "namespace": release, "release": "r1", "matrix": MATRIX}},
+            {"ansible.builtin.assert": {"that": ["out is not changed", "out.mode == 'live'",
+                                                 "out.summary.failed == 0"]}}],
+    }]))
+    env = dict(cluster.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", K8S_AUTH_KUBECONFIG=str(cluster.kubeconfig),
+               ANSIBLE_HOME=str(tmp_path / "ah"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "--check",
+                           "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % sys.executable,
+                           str(playbook)], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["stats"]["localhost"]["changed"] == 0

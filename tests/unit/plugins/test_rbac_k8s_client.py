@@ -1,0 +1,121 @@
+"""Unit tests for plugins/module_utils/k8s_client.py (the API client under sa_permissions),
+against a small real HTTP server in this process: headers, paging, errors, kubeconfig loading."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ansible_collections.kubiya.runners.plugins.module_utils import k8s_client
+from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import K8sClient, K8sError
+
+TOKEN = "test-token-not-a-secret"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the API server
+    seen: list = []
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def _send(self, status, doc):
+        raw = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self):
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        Handler.seen.append(("GET", self.path, self.headers.get("Authorization")))
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            return self._send(401, {"kind": "Status", "message": "Unauthorized"})
+        if url.path == "/api/v1/namespaces/ns/serviceaccounts":
+            page = query.get("continue", ["0"])[0]
+            items = {"0": ["a", "b"], "1": ["c"]}[page]
+            meta = {"continue": "1"} if page == "0" else {}
+            return self._send(200, {"kind": "ServiceAccountList", "metadata": meta,
+                                    "items": [{"metadata": {"name": n}} for n in items],
+                                    "echo": query.get("labelSelector", [""])[0]})
+        return self._send(404, {"kind": "Status", "message": 'serviceaccounts "x" not found'})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length))
+        Handler.seen.append(("POST", self.path, self.headers.get("Content-Type")))
+        body["status"] = {"allowed": body["spec"]["resourceAttributes"]["verb"] == "get"}
+        return self._send(201, body)
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % httpd.server_address[1]
+    httpd.shutdown()
+
+
+def test_bearer_token_paging_and_label_selector(server):
+    client = K8sClient.from_params({"host": server, "api_key": TOKEN}, environ={})
+    Handler.seen.clear()
+    items = client.list_items("/api/v1/namespaces/ns/serviceaccounts", label_selector="app=x")
+    assert [i["metadata"]["name"] for i in items] == ["a", "b", "c"]
+    assert len(Handler.seen) == 2 and all(s[2] == "Bearer " + TOKEN for s in Handler.seen)
+    assert "labelSelector=app%3Dx" in Handler.seen[0][1] and "continue=1" in Handler.seen[1][1]
+    client.close()
+
+
+def test_post_sends_json_and_returns_the_answer(server):
+    client = K8sClient.from_params({"host": server, "api_key": TOKEN}, environ={})
+    answer = client.create("/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                           {"spec": {"resourceAttributes": {"verb": "get"}}}, retry=True)
+    assert answer["status"]["allowed"] is True
+    assert Handler.seen[-1] == ("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", "application/json")
+
+
+def test_api_errors_carry_status_and_message(server):
+    client = K8sClient.from_params({"host": server, "api_key": TOKEN}, environ={})
+    with pytest.raises(K8sError) as err:
+        client.get("/api/v1/namespaces/ns/serviceaccounts/x")
+    assert err.value.status == 404 and 'serviceaccounts "x" not found' in err.value.msg
+    bad = K8sClient.from_params({"host": server, "api_key": "wrong"}, environ={})
+    with pytest.raises(K8sError) as err:
+        bad.get("/api/v1/namespaces/ns/serviceaccounts")
+    assert err.value.status == 401
+
+
+def test_unreachable_server_is_a_clear_error():
+    client = K8sClient.from_params({"host": "http://127.0.0.1:9", "api_key": TOKEN, "request_timeout": 2},
+                                   environ={})
+    with pytest.raises(K8sError) as err:
+        client.get("/version")
+    assert err.value.status is None and "cannot reach the API server http://127.0.0.1:9" in err.value.msg
+
+
+def test_kubeconfig_dict_and_environment_fallback(server):
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": server}}],
+        "users": [{"name": "u", "user": {"token": TOKEN}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+    }
+    client = K8sClient.from_params({"kubeconfig": kubeconfig}, environ={})
+    assert len(client.list_items("/api/v1/namespaces/ns/serviceaccounts")) == 3
+    # K8S_AUTH_* variables fill options that are not given, as in kubernetes.core
+    env = {"K8S_AUTH_HOST": server, "K8S_AUTH_API_KEY": TOKEN, "K8S_AUTH_VERIFY_SSL": "no"}
+    auth = k8s_client.auth_params({}, environ=env)
+    assert (auth["host"], auth["api_key"], auth["validate_certs"]) == (server, TOKEN, False)
+    client = K8sClient.from_params({}, environ=env)
+    assert client.get("/api/v1/namespaces/ns/serviceaccounts", {"continue": "1"})["items"][0]["metadata"]["name"] == "c"
+
+
+def test_api_path():
+    assert k8s_client.api_path("v1", "pods", "ns", "p") == "/api/v1/namespaces/ns/pods/p"
+    assert k8s_client.api_path("apps/v1", "deployments") == "/apis/apps/v1/deployments"

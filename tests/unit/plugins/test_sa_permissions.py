@@ -1,0 +1,207 @@
+"""kubiya.runners.sa_permissions in offline mode, run as a real module process (and once
+through ansible-playbook), on the small manifest fixtures in fixtures/sa_permissions/."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+COLLECTIONS = REPO / ".build" / "collections"
+FIXTURES = Path(__file__).parent / "fixtures" / "sa_permissions"
+MATRIX = str(FIXTURES / "matrix.yaml")
+MODULE = "ansible_collections.kubiya.runners.plugins.modules.sa_permissions"
+NS = "ns1"
+
+
+def run_module(tmp_path, env=None, **args):
+    """Run the module the way Ansible's local executor does: a Python process fed an args file."""
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    proc_env = dict(os.environ)
+    proc_env["PYTHONPATH"] = str(COLLECTIONS)
+    proc_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", MODULE, str(args_file)], capture_output=True, text=True,
+                          env=proc_env, cwd=tmp_path, timeout=120, check=False)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("module printed no JSON (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+
+
+def manifests_text(*names, namespace=NS):
+    return "\n---\n".join((FIXTURES / n).read_text().replace("NAMESPACE", namespace) for n in names)
+
+
+def test_matching_release_passes(tmp_path):
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=str(FIXTURES / "release.yaml"))
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is False and result["mode"] == "offline"
+    assert result["matrix_path"] == MATRIX
+    names = [sa["name"] for sa in result["service_accounts"]]
+    assert names == ["r1-agent-manager", "r1-image-updater", "r1-tool-manager"]
+    assert result["summary"] == {"service_accounts": 3, "failed": 0, "missing": 0, "excess": 0,
+                                 "forbidden_allowed": 0, "errors": 0, "checks": 25}
+    agent = result["service_accounts"][0]
+    assert agent["component"] == "agent-manager" and agent["checks"] == 12
+    assert [b["name"] for b in agent["bindings"]] == ["r1-agent-manager"]
+    assert result["report"][0].startswith("SERVICEACCOUNT")
+
+
+def test_extra_bindings_and_removed_rule_fail_with_a_table(tmp_path):
+    text = manifests_text("release.yaml", "excess.yaml")
+    # and remove "delete jobs" from tool-manager's Role
+    text = text.replace("verbs: [create, get, list, watch, delete]", "verbs: [create, get, list, watch]")
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text)
+    assert result["failed"] is True and result["changed"] is False
+    msg = result["msg"]
+    assert msg.startswith("ServiceAccount permissions of release r1 in namespace ns1 differ from the matrix:")
+    assert "ClusterRoleBinding/r1-extra-node-reader" in msg
+    assert "RoleBinding/ns1/r1-agent-manager-extra" in msg
+    missing_row = next(line for line in msg.splitlines() if "MISSING" in line)
+    assert "delete" in missing_row and "jobs.batch" in missing_row
+    tool = next(sa for sa in result["service_accounts"] if sa["name"] == "r1-tool-manager")
+    assert tool["missing"] == [{"verb": "delete", "group": "batch", "resource": "jobs", "namespace": NS}]
+    assert {e["granted_by"] for e in tool["excess"]} == {"ClusterRoleBinding/r1-extra-node-reader"}
+    assert result["summary"]["failed"] == 2
+
+
+def test_fail_on_excess_false_passes_on_excess_only(tmp_path):
+    text = manifests_text("release.yaml", "excess.yaml").replace(
+        "subjects:\n  - {kind: ServiceAccount, name: r1-tool-manager, namespace: ns1}",
+        "subjects:\n  - {kind: ServiceAccount, name: somebody-else, namespace: ns1}")
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text, fail_on_excess=False)
+    assert not result.get("failed"), result.get("msg")
+    assert result["summary"]["excess"] == 1
+    assert any("EXCESS" in line for line in result["report"])
+
+
+def test_manifests_as_directory_and_list_and_matrix_as_dict(tmp_path):
+    rendered = tmp_path / "rendered" / "templates"
+    rendered.mkdir(parents=True)
+    shutil.copy(FIXTURES / "release.yaml", rendered / "all.yaml")
+    (rendered / "NOTES.txt").write_text("not yaml: [")
+    matrix = yaml.safe_load(Path(MATRIX).read_text())
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=matrix, manifests=str(tmp_path / "rendered"))
+    assert not result.get("failed"), result.get("msg")
+    assert result["matrix_path"] == ""
+    docs = list(yaml.safe_load_all((FIXTURES / "release.yaml").read_text()))
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+                        manifests=[{"kind": "List", "apiVersion": "v1", "items": docs}])
+    assert result["summary"]["service_accounts"] == 3 and not result.get("failed")
+
+
+def test_empty_render_is_an_error(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("---\n# nothing rendered\n")
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=str(empty))
+    assert result["failed"] and result["msg"] == "manifests hold no Kubernetes object (did the render fail?)"
+
+
+def test_unknown_component_and_missing_account_are_errors(tmp_path):
+    text = manifests_text("release.yaml").replace("app.kubernetes.io/component: image-updater",
+                                                  "app.kubernetes.io/component: mystery")
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text)
+    assert result["failed"]
+    assert 'component "mystery" is missing from the matrix' in result["msg"]
+    assert 'component "image-updater": no ServiceAccount labelled' in result["msg"]
+
+
+def test_bad_matrix_is_named(tmp_path):
+    bad = tmp_path / "permissions.yaml"
+    bad.write_text("serviceAccounts:\n  a:\n    rules:\n      - {apiGroups: [''], resources: pods, verbs: [get]}\n")
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=str(bad), manifests=str(FIXTURES / "release.yaml"))
+    assert result["failed"]
+    assert result["msg"] == '%s: serviceAccounts.a.rules[0]: "resources" must be a list, not the string \'pods\'' % bad
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=str(tmp_path / "nope.yaml"),
+                        manifests=str(FIXTURES / "release.yaml"))
+    assert result["failed"] and "does not exist" in result["msg"]
+
+
+def test_extra_forbidden_probe_option(tmp_path):
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+                        manifests=str(FIXTURES / "release.yaml"),
+                        extra_forbidden=[{"verb": "list", "resource": "pods", "namespace": "@release"}])
+    # agent-manager may list pods by the matrix (probe skipped); the other two must not and do not
+    assert not result.get("failed"), result.get("msg")
+    checks = {sa["name"]: sa["checks"] for sa in result["service_accounts"]}
+    assert checks == {"r1-agent-manager": 12, "r1-image-updater": 5, "r1-tool-manager": 10}
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+                        manifests=str(FIXTURES / "release.yaml"),
+                        extra_forbidden=[{"verb": "list", "resource": "pods"}])
+    assert not result.get("failed")
+
+
+def test_default_matrix_is_found_in_the_collection_path(tmp_path):
+    root = tmp_path / "colls"
+    chart = root / "ansible_collections" / "kubiya" / "runners" / "charts" / "kubiya-runner"
+    chart.mkdir(parents=True)
+    shutil.copy(MATRIX, chart / "permissions.yaml")
+    result = run_module(tmp_path, env={"ANSIBLE_COLLECTIONS_PATH": str(root), "HOME": str(tmp_path)},
+                        namespace=NS, release="r1", manifests=str(FIXTURES / "release.yaml"))
+    assert not result.get("failed"), result.get("msg")
+    assert result["matrix_path"] == str(chart / "permissions.yaml")
+
+
+def test_check_mode_runs_fully(tmp_path):
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, _ansible_check_mode=True,
+                        manifests=manifests_text("release.yaml", "excess.yaml"))
+    assert result["failed"] and result["summary"]["excess"] == 3  # evaluated, not skipped
+
+
+def test_live_mode_reports_an_unreachable_cluster(tmp_path):
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, host="https://127.0.0.1:9",
+                        api_key="token-%s" % tmp_path.name, request_timeout=2)
+    assert result["failed"]
+    assert result["msg"].startswith("cannot read the RBAC state of the cluster: cannot reach the API server")
+    assert "token-%s" % tmp_path.name not in json.dumps(result)  # api_key is no_log
+
+
+def test_through_ansible_playbook_in_check_mode(tmp_path):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"name": "check", "register": "out", "kubiya.runners.sa_permissions": {
+            "namespace": NS, "release": "r1", "matrix": MATRIX, "manifests": str(FIXTURES / "release.yaml")}},
+            {"ansible.builtin.assert": {"that": ["out is not changed", "out.summary.checks == 25",
+                                                 "out.service_accounts | length == 3"]}}],
+    }]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               ANSIBLE_HOME=str(tmp_path / "ah"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    venv_bin = Path(sys.executable).parent
+    proc = subprocess.run([str(venv_bin / "ansible-playbook"), "--check", "-i", "localhost,", "-c", "local",
+                           "-e", "ansible_python_interpreter=%s" % sys.executable, str(playbook)],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    stats = json.loads(proc.stdout)["stats"]["localhost"]
+    assert stats["failures"] == 0 and stats["changed"] == 0 and stats["ok"] == 2
+
+
+CHART = REPO / "charts" / "kubiya-runner"
+HELM = REPO / ".tools" / "bin" / "helm"
+
+
+@pytest.mark.skipif(not (CHART / "permissions.yaml").is_file() or not HELM.exists(),
+                    reason="needs the chart's permissions.yaml and helm (make setup)")
+def test_the_charts_own_render_matches_its_matrix(tmp_path):
+    """Contract with charts/kubiya-runner: its matrix loads, and its rendered RBAC holds exactly that matrix
+    (evaluated offline with the default matrix path, as the role would use it)."""
+    proc = subprocess.run([str(HELM), "template", "r1", str(CHART), "--namespace", "ns1", "--kube-version", "v1.36.3",
+                           "-f", str(CHART / "ci" / "minimal-values.yaml")], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    rendered = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    components = sorted({d["metadata"]["labels"]["app.kubernetes.io/component"] for d in rendered
+                         if d["kind"] == "ServiceAccount"})
+    result = run_module(tmp_path, env={"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS)}, namespace="ns1",
+                        release="r1", manifests=proc.stdout, components=components)
+    assert result["matrix_path"].endswith("charts/kubiya-runner/permissions.yaml")
+    assert not result.get("failed"), result.get("msg")
+    assert result["summary"]["service_accounts"] == len(components) >= 5
