@@ -20,7 +20,7 @@ export ANSIBLE_LOCAL_TEMP := $(REPO)/.build/ansible-tmp
 export ANSIBLE_HOME := $(REPO)/.build/ansible-home
 
 .PHONY: help setup venv tools test lint yamllint ansible-lint sanity pytest unit \
-        cluster-up cluster-down cluster-status build demo clean
+        cluster-up cluster-down cluster-status central-up central-down build demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -79,6 +79,12 @@ cluster-down: ## stop the local control plane and remove its state
 
 cluster-status: ## show the local control plane's processes and nodes
 	tests/cluster/status.sh
+
+central-up: ## start the local central side: Prometheus, OAuth2 token endpoint, auth front (127.0.0.1:39090-39092)
+	tests/central/up.sh
+
+central-down: ## stop the local central side (state kept in .central/; CENTRAL_PURGE=1 deletes it)
+	tests/central/down.sh $(if $(CENTRAL_PURGE),--purge)
 
 build: ## build the collection tarball into dist/
 	mkdir -p dist

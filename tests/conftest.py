@@ -34,6 +34,11 @@ def _ensure_collection_link() -> None:
 _ensure_collection_link()
 if str(COLLECTIONS) not in sys.path:
     sys.path.insert(0, str(COLLECTIONS))
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
+
+# the local central side (Prometheus + token endpoint + auth front): fixture `central`
+from central.fixtures import central  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 
 
 def base_env(**extra: str) -> dict[str, str]:
