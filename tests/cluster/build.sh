@@ -60,7 +60,18 @@ build_kwok() {
 }
 
 build_helm() {
-  GOBIN=$out go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+  # As helm's own Makefile does: the default Kubernetes version that helm
+  # template/lint assume is derived from the client-go it is built with.
+  local gomod cg major minor
+  gomod=$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  cg=$(awk '$1 == "k8s.io/client-go" {print $2}' "$gomod")
+  cg=${cg#v0.}; major=1; minor=${cg%%.*}
+  local x=helm.sh/helm/v3
+  GOBIN=$out go install -trimpath -ldflags "-s -w -X $x/internal/version.version=$HELM_VERSION \
+-X $x/internal/version.gitTreeState=clean \
+-X $x/pkg/lint/rules.k8sVersionMajor=$major -X $x/pkg/lint/rules.k8sVersionMinor=$minor \
+-X $x/pkg/chartutil.k8sVersionMajor=$major -X $x/pkg/chartutil.k8sVersionMinor=$minor" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 

@@ -114,7 +114,7 @@ for f in "$here"/kwok/*.yaml; do kwok_stages+=(--config="$f"); done
 start kwok "$KWOK_BIN" \
   --kubeconfig="$STATE/kwok.kubeconfig" "${kwok_stages[@]}" \
   --manage-all-nodes=false --manage-nodes-with-label-selector=type=kwok \
-  --cidr=10.244.0.0/16 --node-ip=127.0.0.1 \
+  --cidr="${KUBIYA_POD_CIDR:-127.1.0.0/16}" --node-ip=127.0.0.1 \
   --server-address="127.0.0.1:$KWOK_PORT" --node-lease-duration-seconds=40
 
 # --- cluster content: fake nodes and a default StorageClass -------------------
