@@ -4,7 +4,7 @@
 #   $KUBIYA_CACHE_DIR/bin/<name>-<version>/<binaries>   (+ a .complete stamp)
 # A second call with everything present returns in well under a second.
 #
-# usage: build.sh [kubernetes|etcd|kwok|helm|kubectl|all]...
+# usage: build.sh [kubernetes|etcd|kwok|helm|kubectl|kube-state-metrics|all]...
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -75,20 +75,36 @@ build_helm() {
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+build_kube_state_metrics() {
+  local pkg=k8s.io/kube-state-metrics/v2 v=github.com/prometheus/common/version
+  (cd "$here/../pipeline/build/kube-state-metrics" &&
+    go build -trimpath -ldflags "-s -w -X $v.Version=${KUBE_STATE_METRICS_VERSION#v} -X $v.Branch=release" \
+      -o "$out/kube-state-metrics" "$pkg")
+}
+
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(all)
+[[ ${#targets[@]} -gt 0 ]] || build_kube_state_metrics() {
+  local pkg=k8s.io/kube-state-metrics/v2 v=github.com/prometheus/common/version
+  (cd "$here/../pipeline/build/kube-state-metrics" &&
+    go build -trimpath -ldflags "-s -w -X $v.Version=${KUBE_STATE_METRICS_VERSION#v} -X $v.Branch=release" \
+      -o "$out/kube-state-metrics" "$pkg")
+}
+
+targets=(all)
 for t in "${targets[@]}"; do
   case $t in
     etcd) run_build etcd "$ETCD_VERSION" build_etcd ;;
     kubernetes | kubectl) run_build kubernetes "$KUBERNETES_VERSION" build_kubernetes ;;
     kwok) run_build kwok "$KWOK_VERSION" build_kwok ;;
     helm) run_build helm "$HELM_VERSION" build_helm ;;
+    kube-state-metrics) run_build kube-state-metrics "$KUBE_STATE_METRICS_VERSION" build_kube_state_metrics ;;
     all)
       run_build etcd "$ETCD_VERSION" build_etcd
       run_build kwok "$KWOK_VERSION" build_kwok
       run_build helm "$HELM_VERSION" build_helm
       run_build kubernetes "$KUBERNETES_VERSION" build_kubernetes
+      run_build kube-state-metrics "$KUBE_STATE_METRICS_VERSION" build_kube_state_metrics
       ;;
-    *) log "unknown target '$t' (expected kubernetes, etcd, kwok, helm, kubectl or all)"; exit 2 ;;
+    *) log "unknown target '$t' (expected kubernetes, etcd, kwok, helm, kubectl, kube-state-metrics or all)"; exit 2 ;;
   esac
 done
