@@ -66,7 +66,7 @@ def namespace_objects(cluster, namespace) -> set[str]:
     out = cluster.kubectl("get", ",".join(kinds), "-n", namespace, "-o", "name", "--ignore-not-found").stdout
     names = set()
     for line in out.split():
-        kind, _, name = line.partition("/")
+        kind, dummy, name = line.partition("/")
         names.add(f"{kind.split('.')[0]}/{name}")
     return names - NAMESPACE_DEFAULTS
 
@@ -105,8 +105,8 @@ def test_pod_security_restricted_except_dagger(cluster, namespace):
     cluster.kubectl("create", "serviceaccount", "dagger", "-n", namespace)
     sts = next(d for d in workloads if d["metadata"]["name"] == "dagger-engine")
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dagger-probe"},
-           "spec": sts["spec"]["template"]["spec"] | {"volumes": [{"name": "data", "emptyDir": {}},
-                                                                 {"name": "config", "emptyDir": {}}]}}
+           "spec": sts["spec"]["template"]["spec"] | {
+               "volumes": [{"name": "data", "emptyDir": {}}, {"name": "config", "emptyDir": {}}]}}
     proc = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-",
                            input=yaml.safe_dump(pod), check=False)
     assert proc.returncode != 0 and "violates PodSecurity" in proc.stderr
@@ -123,7 +123,7 @@ def _access_reviews(cluster, namespace, other_namespace):
         user = f"system:serviceaccount:{namespace}:{name}"
         groups = ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
         for rule in sa["rules"]:
-            resource, _, sub = rule["resources"][0].partition("/")
+            resource, dummy, sub = rule["resources"][0].partition("/")
             for verb in rule["verbs"]:
                 for rname in rule.get("resourceNames", [""]):
                     attrs = {"namespace": namespace, "verb": verb, "group": rule["apiGroups"][0],
@@ -135,7 +135,7 @@ def _access_reviews(cluster, namespace, other_namespace):
                      "resource": probe["resource"], "subresource": probe.get("subresource", "")}
             reviews.append((False, name, attrs, user, groups))
     items = [{"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-              "spec": {"user": u, "groups": g, "resourceAttributes": a}} for _, _, a, u, g in reviews]
+              "spec": {"user": u, "groups": g, "resourceAttributes": a}} for dummy, dummy2, a, u, g in reviews]
     out = cluster.kubectl("create", "-o", "json", "-f", "-",
                           input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     results, text, decoder = [], out.stdout.strip(), json.JSONDecoder()
@@ -144,7 +144,7 @@ def _access_reviews(cluster, namespace, other_namespace):
         results.append(obj)
         text = text[end:].strip()
     assert len(results) == len(reviews)
-    wrong = [(want, name, attrs) for (want, name, attrs, _, _), r in zip(reviews, results)
+    wrong = [(want, name, attrs) for (want, name, attrs, dummy, dummy2), r in zip(reviews, results)
              if r["status"].get("allowed", False) != want]
     return present, wrong
 
@@ -185,9 +185,11 @@ def test_install_upgrade_rollback_uninstall_reinstall(cluster, namespace, tmp_pa
     helm(cluster, "upgrade", "rel", chart, "-n", namespace, "-f", str(values), "--wait", "--timeout", "5m",
          "--set", "agent-manager.replicaCount=3", "--set", "telemetry.scrapeInterval=30s",
          "--set", "workflowEngine.enabled=true")
-    wait_for(lambda: (lambda ps: ps and sum(p["metadata"]["labels"]["app.kubernetes.io/component"] == "agent-manager"
-                                             for p in ps) == 3)(all_pods_ready(cluster, namespace)),
-             what="3 agent-manager pods Ready")
+    def three_agent_managers_ready():
+        pods = all_pods_ready(cluster, namespace)
+        return pods and sum(p["metadata"]["labels"]["app.kubernetes.io/component"] == "agent-manager"
+                            for p in pods) == 3
+    wait_for(three_agent_managers_ready, what="3 agent-manager pods Ready")
     cm = json.loads(cluster.kubectl("get", "configmap", "alloy", "-n", namespace, "-o", "json").stdout)
     assert 'scrape_interval = "30s"' in cm["data"]["config.alloy"]
     cluster.kubectl("get", "deployment/workflow-engine", "service/workflow-engine", "-n", namespace)
@@ -205,8 +207,10 @@ def test_install_upgrade_rollback_uninstall_reinstall(cluster, namespace, tmp_pa
 
     # uninstall leaves nothing but the documented retained PVC
     helm(cluster, "uninstall", "rel", "-n", namespace, "--wait", "--timeout", "5m")
-    left = wait_for(lambda: (lambda objs: objs if objs <= RETAINED else None)(namespace_objects(cluster, namespace)),
-                    timeout=180, what="namespace emptied by uninstall")
+    def only_retained_left():
+        objs = namespace_objects(cluster, namespace)
+        return objs if objs <= RETAINED else None
+    left = wait_for(only_retained_left, timeout=180, what="namespace emptied by uninstall")
     assert left == RETAINED
 
     # reinstall works and finds the retained dagger cache

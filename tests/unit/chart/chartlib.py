@@ -55,7 +55,7 @@ def helm_bin() -> str:
 def helm(*args: str, check: bool = True, env: dict | None = None,
          timeout: float = 300) -> subprocess.CompletedProcess:
     proc = subprocess.run([helm_bin(), *args], text=True, capture_output=True,
-                          env=env, timeout=timeout)
+                          env=env, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise AssertionError(f"helm {' '.join(args)} failed:\n{proc.stderr}")
     return proc

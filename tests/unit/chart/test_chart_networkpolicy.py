@@ -18,7 +18,7 @@ def ingress_of(docs):
 
 
 def test_every_pod_component_has_a_policy(full_docs):
-    pod_components = {component(o) for o, _ in chartlib.pod_templates(full_docs)} - {"test"}
+    pod_components = {component(o) for o, dummy in chartlib.pod_templates(full_docs)} - {"test"}
     assert {component(n) for n in by_kind(full_docs, "NetworkPolicy")} == pod_components
     for np in by_kind(full_docs, "NetworkPolicy"):
         sel = np["spec"]["podSelector"]["matchLabels"]

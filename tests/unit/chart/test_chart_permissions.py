@@ -73,7 +73,7 @@ def test_forbidden_probes_are_denied_by_the_rendered_rbac(full_docs, probe):
 
 def test_the_opt_in_cluster_right_is_off_by_default_and_matches_optional(values):
     opt = PERMISSIONS["optional"]["tool-manager"]
-    key, _, value = opt["value"].partition("=")
+    key, dummy, value = opt["value"].partition("=")
     docs = chartlib.render(values, sets=[f"{key}={value}"])
     crs = by_kind(docs, "ClusterRole")
     assert len(crs) == 1 and normalize(crs[0]["rules"]) == normalize(opt["clusterRules"])

@@ -105,7 +105,7 @@ def test_services_and_ports(default_docs):
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "10Gi"
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
     ports = {c["name"]: {p["name"]: p["containerPort"] for p in c.get("ports", [])}
-             for _, spec in chartlib.pod_templates(default_docs) for c in spec["containers"]}
+             for dummy, spec in chartlib.pod_templates(default_docs) for c in spec["containers"]}
     assert ports["agent-manager"] == {"http": 8080}
     assert ports["tool-manager"] == {"http": 3001}
     assert ports["kubiya-sdk-server"] == {"sdk": 8000}
@@ -119,11 +119,11 @@ def test_shared_secrets_created_from_values_or_taken_by_name(values, default_doc
     assert set(created["rel-nats-creds"]["data"]) == {"operator.creds", "runner.creds"}
     existing = chartlib.deep_merge(values, {
         "global": {"nats": {"existingSecret": "my-nats", "operatorCreds": "", "runnerCreds": ""}},
-        "telemetry": {"remoteWrite": {"oauth2": {"existingSecret": "my-rw", "existingSecretKey": "secret",
-                                                  "clientSecret": ""}}}})
+        "telemetry": {"remoteWrite": {"oauth2": {
+            "existingSecret": "my-rw", "existingSecretKey": "secret", "clientSecret": ""}}}})
     docs = chartlib.render(existing)
     assert by_kind(docs, "Secret") == []
-    vols = [v for _, spec in chartlib.pod_templates(docs) for v in spec.get("volumes", []) if "secret" in v]
+    vols = [v for dummy, spec in chartlib.pod_templates(docs) for v in spec.get("volumes", []) if "secret" in v]
     assert {v["secret"]["secretName"] for v in vols} == {"my-nats"}
     alloy = next(d for d in by_kind(docs, "Deployment") if component(d) == "alloy")
     ref = alloy["spec"]["template"]["spec"]["containers"][0]["env"][1]["valueFrom"]["secretKeyRef"]

@@ -68,7 +68,7 @@ def test_at_least_25_invalid_cases():
     assert len(INVALID) >= 25
 
 
-@pytest.mark.parametrize("override,key", [(o, k) for _, o, k in INVALID], ids=[i for i, _, _ in INVALID])
+@pytest.mark.parametrize("override,key", [(o, k) for dummy, o, k in INVALID], ids=[i for i, dummy, dummy2 in INVALID])
 def test_invalid_values_fail_template_and_lint_naming_the_key(values, override, key, tmp_path):
     bad = chartlib.deep_merge(values, override)
     err = chartlib.render_fails(bad, tmpdir=tmp_path)
@@ -114,5 +114,5 @@ def test_every_owned_object_rejects_unknown_keys():
 
 def test_schema_files_are_generated_and_current():
     proc = subprocess.run([sys.executable, str(chartlib.REPO / "scripts" / "chart-schema.py"), "--check"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr

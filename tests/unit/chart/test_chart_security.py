@@ -24,15 +24,15 @@ def all_containers(docs):
 
 
 def test_images_pinned_and_if_not_present(full_docs):
-    for owner, _, c in all_containers(full_docs):
+    for owner, dummy, c in all_containers(full_docs):
         ref = c["image"]
-        name, _, tag = ref.split("@")[0].rpartition(":")
+        name, dummy, tag = ref.split("@")[0].rpartition(":")
         assert name and tag and tag != "latest" and "/" not in tag, ref
         assert c["imagePullPolicy"] == "IfNotPresent", c["name"]
 
 
 def test_requests_and_limits_everywhere(full_docs):
-    for _, _, c in all_containers(full_docs):
+    for dummy, dummy2, c in all_containers(full_docs):
         for kind in ("requests", "limits"):
             assert set(c["resources"][kind]) >= {"cpu", "memory"}, (c["name"], kind)
 
@@ -58,7 +58,7 @@ def test_restricted_security_context(full_docs):
 
 
 def test_read_only_root_has_a_writable_tmp(full_docs):
-    for _, spec, c in all_containers(full_docs):
+    for dummy, spec, c in all_containers(full_docs):
         if c["securityContext"].get("readOnlyRootFilesystem") and c["name"] not in ("kube-state-metrics", "ca-bundle", "health"):
             mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
             assert "/tmp" in mounts, c["name"]
@@ -67,7 +67,7 @@ def test_read_only_root_has_a_writable_tmp(full_docs):
 
 
 def test_dagger_is_the_only_privileged_workload(full_docs):
-    privileged = [(component(o), c["name"]) for o, _, c in all_containers(full_docs)
+    privileged = [(component(o), c["name"]) for o, dummy, c in all_containers(full_docs)
                   if c.get("securityContext", {}).get("privileged")]
     assert privileged == [("dagger", "dagger-engine")]
 
@@ -81,13 +81,13 @@ def test_image_updater_is_not_root_and_has_no_cluster_rights(full_docs):
 
 def test_probes_where_the_app_has_them(full_docs):
     seen = set()
-    for owner, _, c in all_containers(full_docs):
+    for owner, dummy, c in all_containers(full_docs):
         if c["name"] in PROBED:
             seen.add(c["name"])
             assert "readinessProbe" in c and "livenessProbe" in c, c["name"]
     assert seen == PROBED
     paths = {c["name"]: c["livenessProbe"]["httpGet"]["path"]
-             for _, _, c in all_containers(full_docs) if "httpGet" in c.get("livenessProbe", {})}
+             for dummy, dummy2, c in all_containers(full_docs) if "httpGet" in c.get("livenessProbe", {})}
     assert paths["agent-manager"] == "/healthz"
     assert paths["tool-manager"] == "/health"
     assert paths["kubiya-sdk-server"] == "/health"
@@ -95,7 +95,7 @@ def test_probes_where_the_app_has_them(full_docs):
 
 @pytest.mark.parametrize("docs_fixture", ["default_docs", "full_docs"])
 def test_no_secret_material_in_env(docs_fixture, request):
-    for _, _, c in all_containers(request.getfixturevalue(docs_fixture)):
+    for dummy, dummy2, c in all_containers(request.getfixturevalue(docs_fixture)):
         for e in c.get("env", []):
             if re.search(r"SECRET|PASSWORD|TOKEN|CREDS", e["name"]) and "value" in e:
                 assert e["value"].startswith("/"), f"{c['name']}: {e['name']} holds a value, not a path"
