@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate values.schema.json of the kubiya-runner chart and its subcharts.
 
 The four schemas share their building blocks (image, resources, probes, global, ...),
@@ -6,8 +5,8 @@ so they are written here once. Every object the charts own has
 ``additionalProperties: false``; Kubernetes structures passed through verbatim
 (affinity, tolerations, selectors) are only type-checked.
 
-    scripts/chart-schema.py           # rewrite the schema files
-    scripts/chart-schema.py --check   # exit 1 when a committed file is stale
+    python3 scripts/chart-schema.py           # rewrite the schema files
+    python3 scripts/chart-schema.py --check   # exit 1 when a committed file is stale
 
 tests/unit/chart/test_chart_schema.py runs the --check mode.
 """
@@ -296,7 +295,9 @@ KUBIYA_RUNNER = document({
         }),
     }),
     "alloy": obj({
+        "collector": {"enum": ["alloy", "prometheus-agent"]},
         "image": ref("image"),
+        "prometheusAgent": obj({"image": ref("image")}),
         "logLevel": {"enum": ["debug", "info", "warn", "error"]},
         "resources": ref("resources"),
         "podSecurityContext": ref("podSecurityContext"),
@@ -345,7 +346,7 @@ def main(argv: list[str]) -> int:
         else:
             path.write_text(text)
     if stale:
-        print("stale (run scripts/chart-schema.py):\n  " + "\n  ".join(stale), file=sys.stderr)
+        print("stale (run python3 scripts/chart-schema.py):\n  " + "\n  ".join(stale), file=sys.stderr)
         return 1
     return 0
 

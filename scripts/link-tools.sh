@@ -10,7 +10,8 @@ mkdir -p "$repo/.tools/bin"
 for f in "$cache/bin/helm-$HELM_VERSION/helm" \
   "$cache/bin/kubernetes-$KUBERNETES_VERSION"/{kubectl,kube-apiserver,kube-controller-manager,kube-scheduler} \
   "$cache/bin/etcd-$ETCD_VERSION/etcd" "$cache/bin/kwok-$KWOK_VERSION/kwok" \
-  "$cache/bin/kube-state-metrics-$KUBE_STATE_METRICS_VERSION/kube-state-metrics"; do
+  "$cache/bin/kube-state-metrics-$KUBE_STATE_METRICS_VERSION/kube-state-metrics" \
+  "$cache/bin/prometheus-$PROMETHEUS_VERSION/prometheus"; do
   [[ -x $f ]] || { echo "missing $f: run tests/cluster/build.sh" >&2; exit 1; }
   ln -sfn "$f" "$repo/.tools/bin/$(basename "$f")"
 done

@@ -17,39 +17,17 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-COLLECTIONS = REPO / ".build" / "collections"
-TOOLS = REPO / ".tools" / "bin"
-VENV_BIN = REPO / ".venv" / "bin"
-CLUSTER_DIR = Path(os.environ.get("KUBIYA_CLUSTER_DIR", REPO / ".cluster"))
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
 
+# pylint: disable=wrong-import-position
+from testlib import CLUSTER_DIR, REPO, base_env, ensure_collection_on_path  # noqa: E402
 
-def _ensure_collection_link() -> None:
-    link = COLLECTIONS / "ansible_collections" / "kubiya" / "runners"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(REPO)
-
-
-_ensure_collection_link()
-if str(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, str(COLLECTIONS))
-if str(REPO / "tests") not in sys.path:
-    sys.path.insert(0, str(REPO / "tests"))
+ensure_collection_on_path()
 
 # the local central side (Prometheus + token endpoint + auth front): fixture `central`
-from central.fixtures import central  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    """Environment for subprocesses: pinned tools first on PATH, this collection visible."""
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(TOOLS), str(VENV_BIN), env.get("PATH", "")])
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
-    env.setdefault("ANSIBLE_HOME", str(REPO / ".build" / "ansible-home"))
-    env.setdefault("ANSIBLE_LOCAL_TEMP", str(REPO / ".build" / "ansible-tmp"))
-    env.update(extra)
-    return env
+from central.fixtures import central  # noqa: E402,F401  pylint: disable=unused-import
 
 
 @dataclass

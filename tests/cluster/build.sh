@@ -4,7 +4,7 @@
 #   $KUBIYA_CACHE_DIR/bin/<name>-<version>/<binaries>   (+ a .complete stamp)
 # A second call with everything present returns in well under a second.
 #
-# usage: build.sh [kubernetes|etcd|kwok|helm|kubectl|kube-state-metrics|all]...
+# usage: build.sh [kubernetes|etcd|kwok|helm|kubectl|kube-state-metrics|prometheus|all]...
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -75,19 +75,41 @@ build_helm() {
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+# go_build_wrapper WRAPPER_DIR PACKAGE BINARY VERSION: build a Prometheus-family
+# command (version in github.com/prometheus/common/version) in a wrapper module.
+go_build_wrapper() {
+  local v=github.com/prometheus/common/version
+  (cd "$here/../pipeline/build/$1" &&
+    go build -trimpath -ldflags "-s -w -X $v.Version=${4#v} -X $v.Branch=release" -o "$out/$3" "$2")
+}
+
 build_kube_state_metrics() {
-  local pkg=k8s.io/kube-state-metrics/v2 v=github.com/prometheus/common/version
-  (cd "$here/../pipeline/build/kube-state-metrics" &&
-    go build -trimpath -ldflags "-s -w -X $v.Version=${KUBE_STATE_METRICS_VERSION#v} -X $v.Branch=release" \
-      -o "$out/kube-state-metrics" "$pkg")
+  go_build_wrapper kube-state-metrics k8s.io/kube-state-metrics/v2 kube-state-metrics "$KUBE_STATE_METRICS_VERSION"
+}
+
+# Debian's prometheus package (the central store in tests) is built without
+# Kubernetes service discovery, so the agent-mode collector is built here.
+build_prometheus() {
+  go_build_wrapper prometheus github.com/prometheus/prometheus/cmd/prometheus prometheus "$PROMETHEUS_VERSION"
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || build_kube_state_metrics() {
-  local pkg=k8s.io/kube-state-metrics/v2 v=github.com/prometheus/common/version
-  (cd "$here/../pipeline/build/kube-state-metrics" &&
-    go build -trimpath -ldflags "-s -w -X $v.Version=${KUBE_STATE_METRICS_VERSION#v} -X $v.Branch=release" \
-      -o "$out/kube-state-metrics" "$pkg")
+[[ ${#targets[@]} -gt 0 ]] || # go_build_wrapper WRAPPER_DIR PACKAGE BINARY VERSION: build a Prometheus-family
+# command (version in github.com/prometheus/common/version) in a wrapper module.
+go_build_wrapper() {
+  local v=github.com/prometheus/common/version
+  (cd "$here/../pipeline/build/$1" &&
+    go build -trimpath -ldflags "-s -w -X $v.Version=${4#v} -X $v.Branch=release" -o "$out/$3" "$2")
+}
+
+build_kube_state_metrics() {
+  go_build_wrapper kube-state-metrics k8s.io/kube-state-metrics/v2 kube-state-metrics "$KUBE_STATE_METRICS_VERSION"
+}
+
+# Debian's prometheus package (the central store in tests) is built without
+# Kubernetes service discovery, so the agent-mode collector is built here.
+build_prometheus() {
+  go_build_wrapper prometheus github.com/prometheus/prometheus/cmd/prometheus prometheus "$PROMETHEUS_VERSION"
 }
 
 targets=(all)
@@ -97,6 +119,7 @@ for t in "${targets[@]}"; do
     kubernetes | kubectl) run_build kubernetes "$KUBERNETES_VERSION" build_kubernetes ;;
     kwok) run_build kwok "$KWOK_VERSION" build_kwok ;;
     helm) run_build helm "$HELM_VERSION" build_helm ;;
+    prometheus) run_build prometheus "$PROMETHEUS_VERSION" build_prometheus ;;
     kube-state-metrics) run_build kube-state-metrics "$KUBE_STATE_METRICS_VERSION" build_kube_state_metrics ;;
     all)
       run_build etcd "$ETCD_VERSION" build_etcd
@@ -104,7 +127,8 @@ for t in "${targets[@]}"; do
       run_build helm "$HELM_VERSION" build_helm
       run_build kubernetes "$KUBERNETES_VERSION" build_kubernetes
       run_build kube-state-metrics "$KUBE_STATE_METRICS_VERSION" build_kube_state_metrics
+      run_build prometheus "$PROMETHEUS_VERSION" build_prometheus
       ;;
-    *) log "unknown target '$t' (expected kubernetes, etcd, kwok, helm, kubectl, kube-state-metrics or all)"; exit 2 ;;
+    *) log "unknown target '$t' (expected kubernetes, etcd, kwok, helm, kubectl, kube-state-metrics, prometheus or all)"; exit 2 ;;
   esac
 done

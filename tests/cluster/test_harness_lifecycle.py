@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import base_env
+from testlib import base_env
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent

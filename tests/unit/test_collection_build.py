@@ -6,7 +6,7 @@ import tarfile
 
 import yaml
 
-from conftest import REPO, base_env
+from testlib import REPO, base_env
 
 SHIPPED = ("plugins/modules/", "roles/", "playbooks/", "charts/kubiya-runner/Chart.yaml", "meta/runtime.yml")
 EXCLUDED = (".venv/", ".tools/", ".build/", ".cluster/", ".central/", ".git/", "tests/", "dist/", ".ci/")
@@ -23,7 +23,8 @@ def test_tarball_holds_the_collection_and_none_of_the_local_state(tmp_path):
         names = tar.getnames()
     for wanted in SHIPPED:
         assert any(n == wanted.rstrip("/") or n.startswith(wanted) for n in names), f"{wanted} missing from tarball"
-    leaked = [n for n in names if any(n.startswith(x) or f"/{x}" in n for x in EXCLUDED)
-              or "__pycache__" in n]
+    # top-level local/test paths; the chart's own templates/tests (helm test hooks) must ship
+    leaked = [n for n in names if n.startswith(EXCLUDED) or "__pycache__" in n or "/.git/" in n]
     assert not leaked, f"local or test files in the tarball: {leaked[:10]}"
+    assert "charts/kubiya-runner/templates/tests/test-health.yaml" in names
     assert "MANIFEST.json" in names and "FILES.json" in names
