@@ -18,6 +18,9 @@ export PATH := $(TOOLS):$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_LOCAL_TEMP := $(REPO)/.build/ansible-tmp
 export ANSIBLE_HOME := $(REPO)/.build/ansible-home
+# helm-diff (scripts/helm-diff.sh) lives here: check mode with --diff uses it
+export HELM_PLUGINS := $(REPO)/.tools/helm-plugins
+DEMO_CUSTOMER ?= acme
 
 .PHONY: help setup venv tools test lint yamllint ansible-lint sanity pytest unit \
         cluster-up cluster-down cluster-status central-up central-down build demo clean
@@ -40,6 +43,7 @@ $(VENV)/.installed: requirements-lock.txt requirements-dev.txt requirements.txt
 tools:
 	tests/cluster/build.sh all
 	scripts/link-tools.sh
+	scripts/helm-diff.sh
 
 $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
@@ -94,10 +98,10 @@ build: ## build the collection tarball into dist/
 	mkdir -p dist
 	ansible-galaxy collection build --force --output-path dist
 
-demo: setup ## (not yet) deploy and verify a runner on the local cluster
-	@echo "make demo: deploying a runner is not implemented yet (issue 5)." >&2
-	@echo "What works today: make cluster-up, make test." >&2
-	@exit 1
+demo: setup cluster-up ## deploy the example customer on the local cluster, verify it, print the report
+	KUBECONFIG=$(REPO)/.cluster/kubeconfig KUBIYA_VAULT_PASSWORD=kubiya-example-vault \
+	ANSIBLE_VAULT_PASSWORD_FILE=$(REPO)/inventories/example/vault-pass-client.sh \
+	ansible-playbook -i inventories/example/hosts.yml kubiya.runners.deploy --limit $(DEMO_CUSTOMER)
 
 clean: cluster-down ## remove build output and local state (keeps .venv and the binary cache)
 	rm -rf .build dist .pytest_cache

@@ -1,0 +1,299 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, Kubiya runners platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: runner_health
+short_description: Check that every component of a runner release is healthy
+version_added: 0.1.0
+author:
+  - Kubiya runners platform team (@kubiya-runners)
+description:
+  - Lists the Pods, Deployments, StatefulSets, Jobs and CronJobs of a Helm release (label C(app.kubernetes.io/instance=<release>),
+    or O(label_selector)) in one namespace and checks that
+  - every Pod is Running and Ready (Pods owned by a Job may also have Succeeded; Pods being deleted are skipped);
+  - no Pod is Failed and no Job has the condition C(Failed);
+  - no container's restart count rises during a check window of O(window) seconds;
+  - every Deployment and StatefulSet has all desired replicas updated and ready (Deployments also available) and
+    its controller has observed the latest spec.
+  - With O(wait_timeout) it first waits, polling every O(interval) seconds, until no Pod is merely not-Ready-yet and
+    every workload has its replicas, or the time is up.
+  - Returns one entry per workload (grouped by the C(app.kubernetes.io/component) label) and a fixed-width table.
+    Fails, with the table in RV(ignore:msg), when anything is unhealthy, unless O(fail_on_unhealthy=false).
+  - The module only reads; it never changes anything and reports RV(ignore:changed=false).
+extends_documentation_fragment:
+  - kubiya.runners.k8s_auth
+options:
+  namespace:
+    description:
+      - Namespace of the release.
+    type: str
+    required: true
+  release:
+    description:
+      - Helm release name; selects objects labelled C(app.kubernetes.io/instance=<release>).
+      - One of O(release) and O(label_selector) is required.
+    type: str
+  label_selector:
+    description:
+      - Label selector of the objects to check, instead of the release label.
+    type: str
+  expected_components:
+    description:
+      - Components (values of C(app.kubernetes.io/component)) that must be present as a Pod, Deployment, StatefulSet,
+        Job or CronJob; a missing one is a problem.
+    type: list
+    elements: str
+    default: []
+  wait_timeout:
+    description:
+      - Seconds to wait for the release to become ready before judging it. V(0) judges the current state.
+    type: int
+    default: 0
+  window:
+    description:
+      - Length of the restart check window in seconds. The restart counts at its start and end are compared;
+        V(0) skips the restart check.
+    type: int
+    default: 10
+  interval:
+    description:
+      - Seconds between two polls while waiting.
+    type: int
+    default: 2
+  fail_on_unhealthy:
+    description:
+      - Fail when a problem is found. With V(false) the result only reports it (RV(healthy=false)).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads, so it runs completely in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+notes:
+  - The connecting identity needs C(list) on Pods, Jobs and CronJobs (C(batch)), Deployments and StatefulSets
+    (C(apps)) in O(namespace).
+  - Restart counts compare the same Pod (by UID) at the start and the end of the window; a Pod replaced during the
+    window is judged by its readiness.
+seealso:
+  - module: kubiya.runners.sa_permissions
+  - module: kubernetes.core.k8s_info
+"""
+
+EXAMPLES = r"""
+- name: Wait up to 5 minutes for the runner, then watch restarts for 30 seconds
+  kubiya.runners.runner_health:
+    namespace: kubiya-acme
+    release: kubiya-runner
+    wait_timeout: 300
+    window: 30
+  register: health
+
+- name: Print the per-component table
+  ansible.builtin.debug:
+    msg: "{{ health.report }}"
+
+- name: Only report, do not fail, and require the core components
+  kubiya.runners.runner_health:
+    namespace: kubiya-acme
+    release: kubiya-runner
+    expected_components: [agent-manager, tool-manager, kubiya-operator]
+    fail_on_unhealthy: false
+    kubeconfig: /etc/kubiya/acme.kubeconfig
+  register: health
+"""
+
+RETURN = r"""
+healthy:
+  description: Whether every check passed.
+  returned: success
+  type: bool
+  sample: true
+components:
+  description: One entry per Deployment, StatefulSet, Job and CronJob of the release, and per Pod that belongs to none of them.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    component:
+      description: Value of the C(app.kubernetes.io/component) label (else C(app.kubernetes.io/name), else the name).
+      type: str
+      sample: agent-manager
+    kind:
+      description: V(Deployment), V(StatefulSet), V(Job), V(CronJob) or V(Pod).
+      type: str
+      sample: Deployment
+    name:
+      description: Object name.
+      type: str
+      sample: agent-manager
+    ready:
+      description:
+        - Ready replicas over desired replicas; for a Job V(done) or V(<n> active); for a CronJob V(suspended),
+          V(not run yet) or C(last <time>).
+      type: str
+      sample: 2/2
+    restarts:
+      description: Sum of the container restart counts of its Pods at the end of the check.
+      type: int
+      sample: 0
+    healthy:
+      description: Whether this workload passed.
+      type: bool
+      sample: true
+    problems:
+      description: What is wrong with it.
+      type: list
+      elements: str
+      sample: []
+problems:
+  description: Every problem found, prefixed with its component.
+  returned: success
+  type: list
+  elements: str
+  sample: ["tool-manager: pod tool-manager-6d9f7-x2x9q container tool-manager restarted during the check window (1 -> 3)"]
+report:
+  description: The fixed-width table (header, separator, one line per workload), then one C(FAIL) line per problem.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - "COMPONENT      KIND        NAME           READY  RESTARTS  STATUS"
+    - "-------------  ----------  -------------  -----  --------  ------"
+    - "agent-manager  Deployment  agent-manager  2/2    0         ok"
+summary:
+  description: One line, for example C(8/8 workloads healthy, restart counts checked over 10s).
+  returned: success
+  type: str
+  sample: 8/8 workloads healthy, restart counts checked over 10s
+waited:
+  description: Seconds spent waiting for readiness (not counting the check window).
+  returned: success
+  type: float
+  sample: 3.2
+selector:
+  description: The label selector used.
+  returned: success
+  type: str
+  sample: app.kubernetes.io/instance=kubiya-runner
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubiya.runners.plugins.module_utils import health
+from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
+    K8S_AUTH_ARG_SPEC,
+    K8sClient,
+    K8sError,
+    api_path,
+)
+
+KINDS = (
+    ('Pod', 'v1', 'pods'),
+    ('Deployment', 'apps/v1', 'deployments'),
+    ('StatefulSet', 'apps/v1', 'statefulsets'),
+    ('Job', 'batch/v1', 'jobs'),
+    ('CronJob', 'batch/v1', 'cronjobs'),
+)
+
+
+def fetch(client, namespace, selector):
+    """``{kind: [objects]}`` of the release; list items get their ``kind`` back."""
+    found = {}
+    for kind, version, plural in KINDS:
+        items = client.list_items(api_path(version, plural, namespace), label_selector=selector)
+        for item in items:
+            item.setdefault('kind', kind)
+        found[kind] = items
+    return found
+
+
+def run(module, client, clock=time.monotonic, sleep=time.sleep):
+    params = module.params
+    namespace = params['namespace']
+    selector = params['label_selector'] or '%s=%s' % (health.INSTANCE_LABEL, params['release'])
+    started = clock()
+    deadline = started + max(0, params['wait_timeout'])
+    found = fetch(client, namespace, selector)
+    while params['wait_timeout'] > 0 and clock() < deadline:
+        if found['Pod'] and health.is_settled(found['Pod'], found['Deployment'], found['StatefulSet']):
+            break
+        sleep(min(params['interval'], max(0.0, deadline - clock())))
+        found = fetch(client, namespace, selector)
+    waited = round(clock() - started, 1)
+
+    before = None
+    if params['window'] > 0:
+        before = health.restart_snapshot(found['Pod'])
+        sleep(params['window'])
+        found = fetch(client, namespace, selector)
+
+    components, problems = health.evaluate(found['Pod'], found['Deployment'], found['StatefulSet'],
+                                           found['Job'], restarts_before=before, cronjobs=found['CronJob'])
+    present = set(entry['component'] for entry in components)
+    for name in params['expected_components']:
+        if name not in present:
+            problems.append('%s: no Pod, Deployment, StatefulSet, Job or CronJob of this component (selector %s)'
+                            % (name, selector))
+    if not components:
+        problems.append('no Pod, Deployment, StatefulSet, Job or CronJob matches %s in namespace %s' % (selector, namespace))
+    report = health.report_lines(components, problems)
+    return dict(
+        changed=False,
+        healthy=not problems,
+        components=components,
+        problems=problems,
+        report=report,
+        summary=health.summarize(components, problems, params['window']),
+        waited=waited,
+        selector=selector,
+    )
+
+
+def main():
+    argument_spec = dict(
+        namespace=dict(type='str', required=True),
+        release=dict(type='str'),
+        label_selector=dict(type='str'),
+        expected_components=dict(type='list', elements='str', default=[]),
+        wait_timeout=dict(type='int', default=0),
+        window=dict(type='int', default=10),
+        interval=dict(type='int', default=2),
+        fail_on_unhealthy=dict(type='bool', default=True),
+    )
+    argument_spec.update(K8S_AUTH_ARG_SPEC)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        required_one_of=[('release', 'label_selector')],
+        supports_check_mode=True,
+    )
+    for name in ('wait_timeout', 'window'):
+        if module.params[name] < 0:
+            module.fail_json(msg='%s must be 0 or more, got %s' % (name, module.params[name]))
+    if module.params['interval'] < 1:
+        module.fail_json(msg='interval must be at least 1 second, got %s' % module.params['interval'])
+    try:
+        client = K8sClient.from_params(module.params)
+        result = run(module, client)
+    except K8sError as exc:
+        module.fail_json(msg='runner_health: %s' % exc.msg, status=exc.status)
+    if result['problems'] and module.params['fail_on_unhealthy']:
+        module.fail_json(msg='runner is not healthy in namespace %s (%s):\n%s'
+                         % (module.params['namespace'], result['summary'], '\n'.join(result['report'])),
+                         **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

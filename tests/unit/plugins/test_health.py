@@ -1,0 +1,207 @@
+"""Pure health logic of runner_health (plugins/module_utils/health.py), on API-shaped dicts."""
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.kubiya.runners.plugins.module_utils import health
+
+RELEASE = "r1"
+
+
+def labels(component):
+    return {"app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": component}
+
+
+def pod(name, component, *, phase="Running", ready=True, restarts=0, owner=("ReplicaSet", None), uid=None,
+        waiting=None, deleting=False, unschedulable=None):
+    kind, owner_name = owner
+    if kind == "ReplicaSet" and owner_name is None:
+        owner_name = f"{component}-5f6d7c8b9"
+    conditions = [{"type": "Ready", "status": "True" if ready else "False"}]
+    if unschedulable:
+        conditions.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                           "message": unschedulable})
+    state = {"running": {}} if not waiting else {"waiting": {"reason": waiting}}
+    meta = {"name": name, "uid": uid or f"uid-{name}", "labels": labels(component),
+            "ownerReferences": [{"kind": kind, "name": owner_name}] if kind else []}
+    if deleting:
+        meta["deletionTimestamp"] = "2025-01-01T00:00:00Z"
+    return {"kind": "Pod", "metadata": meta,
+            "status": {"phase": phase, "conditions": conditions,
+                       "containerStatuses": [{"name": component, "ready": ready, "restartCount": restarts,
+                                              "state": state}]}}
+
+
+def deployment(name, desired=2, ready=None, updated=None, available=None, generation=1, observed=1, total=None):
+    ready = desired if ready is None else ready
+    return {"kind": "Deployment",
+            "metadata": {"name": name, "labels": labels(name), "generation": generation},
+            "spec": {"replicas": desired},
+            "status": {"observedGeneration": observed, "readyReplicas": ready,
+                       "updatedReplicas": desired if updated is None else updated,
+                       "availableReplicas": ready if available is None else available,
+                       "replicas": desired if total is None else total}}
+
+
+def statefulset(name, desired=1, ready=None, current="rev1", update="rev1"):
+    ready = desired if ready is None else ready
+    return {"kind": "StatefulSet", "metadata": {"name": name, "labels": labels(name), "generation": 1},
+            "spec": {"replicas": desired},
+            "status": {"observedGeneration": 1, "readyReplicas": ready, "updatedReplicas": ready,
+                       "currentRevision": current, "updateRevision": update}}
+
+
+def job(name, component, failed=False, succeeded=1):
+    conditions = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}] if failed else []
+    return {"kind": "Job", "metadata": {"name": name, "labels": labels(component)},
+            "status": {"succeeded": 0 if failed else succeeded, "conditions": conditions}}
+
+
+def healthy_release():
+    pods = [pod("agent-manager-5f6d7c8b9-a", "agent-manager"), pod("agent-manager-5f6d7c8b9-b", "agent-manager"),
+            pod("dagger-0", "dagger", owner=("StatefulSet", "dagger")),
+            pod("image-updater-1-x", "image-updater", phase="Succeeded", ready=False, owner=("Job", "image-updater-1"))]
+    return pods, [deployment("agent-manager")], [statefulset("dagger")], [job("image-updater-1", "image-updater")]
+
+
+def test_healthy_release_has_one_entry_per_workload_and_no_problem():
+    pods, deps, sts, jobs = healthy_release()
+    components, problems = health.evaluate(pods, deps, sts, jobs, restarts_before=health.restart_snapshot(pods))
+    assert problems == []
+    assert [(c["component"], c["kind"], c["ready"]) for c in components] == [
+        ("agent-manager", "Deployment", "2/2"), ("dagger", "StatefulSet", "1/1"), ("image-updater", "Job", "done")]
+    assert all(c["healthy"] for c in components)
+    assert health.is_settled(pods, deps, sts)
+
+
+def test_not_ready_pod_is_named_with_its_waiting_reason():
+    pods, deps, sts, jobs = healthy_release()
+    pods[1] = pod("agent-manager-5f6d7c8b9-b", "agent-manager", ready=False, waiting="CrashLoopBackOff")
+    deps[0] = deployment("agent-manager", ready=1)
+    components, problems = health.evaluate(pods, deps, sts, jobs)
+    assert "agent-manager: pod agent-manager-5f6d7c8b9-b not Ready (phase Running; agent-manager: CrashLoopBackOff)" in problems
+    assert "agent-manager: Deployment agent-manager: 1/2 replicas ready" in problems
+    assert not components[0]["healthy"] and components[1]["healthy"]
+    assert not health.is_settled(pods, deps, sts)
+
+
+def test_unschedulable_pod_says_why():
+    pods = [pod("tool-manager-5f6d7c8b9-a", "tool-manager", phase="Pending", ready=False,
+                unschedulable="0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.")]
+    problems = health.evaluate(pods)[1]
+    assert problems and "unschedulable: 0/2 nodes are available" in problems[0]
+
+
+def test_restart_count_rising_during_the_window_fails_but_old_restarts_do_not():
+    pods, deps, sts, jobs = healthy_release()
+    pods[0] = pod("agent-manager-5f6d7c8b9-a", "agent-manager", restarts=4)
+    before = health.restart_snapshot(pods)
+    components, problems = health.evaluate(pods, deps, sts, jobs, restarts_before=before)
+    assert problems == [] and components[0]["restarts"] == 4  # restarts before the window are history
+
+    after = copy.deepcopy(pods)
+    after[0]["status"]["containerStatuses"][0]["restartCount"] = 6
+    components, problems = health.evaluate(after, deps, sts, jobs, restarts_before=before)
+    assert problems == ["agent-manager: pod agent-manager-5f6d7c8b9-a container agent-manager restarted "
+                        "during the check window (4 -> 6)"]
+    assert components[0]["restarts"] == 6 and not components[0]["healthy"]
+
+
+def test_restart_check_skipped_without_a_snapshot_and_for_replaced_pods():
+    pods = [pod("a-5f6d7c8b9-a", "a", restarts=9)]
+    assert health.evaluate(pods)[1] == []
+    before = health.restart_snapshot([pod("a-5f6d7c8b9-a", "a", restarts=0, uid="old-uid")])
+    assert health.evaluate(pods, restarts_before=before)[1] == []  # another Pod (new UID)
+
+
+def test_failed_pod_and_failed_job_are_problems():
+    pods, deps, sts, jobs = healthy_release()
+    pods.append(pod("image-updater-2-y", "image-updater", phase="Failed", ready=False,
+                    owner=("Job", "image-updater-2")))
+    pods[-1]["status"]["reason"] = "DeadlineExceeded"
+    jobs.append(job("image-updater-2", "image-updater", failed=True))
+    components, problems = health.evaluate(pods, deps, sts, jobs)
+    assert "image-updater: Job image-updater-2 Failed (BackoffLimitExceeded)" in problems
+    assert "image-updater: pod image-updater-2-y Failed (DeadlineExceeded)" in problems
+    # failed things do not heal by waiting: they do not keep a wait going
+    assert health.is_settled(pods, deps, sts)
+
+
+def test_deployment_rollout_states():
+    assert health.workload_problems(deployment("d", generation=3, observed=2)) == [
+        "Deployment d: controller has not seen generation 3 yet (observed 2)"]
+    assert "Deployment d: 3 replicas exist, 2 desired (rollout in progress)" in health.workload_problems(
+        deployment("d", total=3))
+    assert "Deployment d: 1/2 replicas updated to the current spec" in health.workload_problems(
+        deployment("d", updated=1))
+    # ready but not yet available (minReadySeconds): reported once, not as well as "not ready"
+    assert health.workload_problems(deployment("d", available=1)) == ["Deployment d: 1/2 replicas available"]
+    assert health.workload_problems(deployment("d", ready=1)) == ["Deployment d: 1/2 replicas ready"]
+    scaled_to_zero = deployment("d", desired=0)
+    assert health.workload_problems(scaled_to_zero) == []
+
+
+def test_statefulset_unfinished_rollout():
+    assert health.workload_problems(statefulset("s", current="rev1", update="rev2")) == [
+        "StatefulSet s: rollout to revision rev2 not finished (current rev1)"]
+    assert health.workload_problems(statefulset("s", desired=1, ready=0))[0] == "StatefulSet s: 0/1 replicas ready"
+
+
+def test_missing_kind_and_replicas_defaults():
+    # list items from the API server carry no kind; spec.replicas defaults to 1
+    dep = deployment("d")
+    del dep["kind"]
+    del dep["spec"]["replicas"]
+    dep["status"].update(readyReplicas=1, updatedReplicas=1, availableReplicas=1, replicas=1)
+    components, problems = health.evaluate([], [dep])
+    assert problems == [] and components[0]["kind"] == "Deployment" and components[0]["ready"] == "1/1"
+
+
+def test_pods_without_owner_and_terminating_pods():
+    loose = pod("debug", "debug", owner=(None, None), ready=False)
+    gone = pod("agent-manager-5f6d7c8b9-z", "agent-manager", ready=False, deleting=True)
+    components, problems = health.evaluate([loose, gone])
+    assert [(c["kind"], c["name"]) for c in components] == [("Pod", "debug")]
+    assert problems == ["debug: pod debug not Ready (phase Running; debug: not ready)"]
+    assert not health.is_settled([gone])  # a rollout is still replacing it
+
+
+def test_succeeded_pod_outside_a_job_is_a_problem():
+    done = pod("agent-manager-5f6d7c8b9-a", "agent-manager", phase="Succeeded", ready=False)
+    problems = health.evaluate([done])[1]
+    assert problems == ["agent-manager: pod agent-manager-5f6d7c8b9-a Succeeded but is not part of a Job "
+                        "(its containers exited)"]
+
+
+def test_report_table_is_aligned_and_lists_problems():
+    pods, deps, sts, jobs = healthy_release()
+    deps[0] = deployment("agent-manager", ready=1)
+    components, problems = health.evaluate(pods, deps, sts, jobs)
+    lines = health.report_lines(components, problems)
+    assert lines[0].split() == ["COMPONENT", "KIND", "NAME", "READY", "RESTARTS", "STATUS"]
+    assert set(lines[1].replace(" ", "")) == {"-"}
+    assert lines[2].split() == ["agent-manager", "Deployment", "agent-manager", "1/2", "0", "FAIL"]
+    # columns line up: the STATUS column starts at the same offset in every row
+    offsets = {line.index(word) for line, word in zip(lines[2:5], ("FAIL", "ok", "ok"))}
+    assert offsets == {lines[0].index("STATUS")}
+    assert lines[-1] == "FAIL agent-manager: Deployment agent-manager: 1/2 replicas ready"
+    assert health.summarize(components, problems, 10) == (
+        "2/3 workloads healthy, restart counts checked over 10s, 1 problem(s)")
+
+
+def test_empty_release_report():
+    assert health.report_lines([], [])[-1] == "(no Pods, Deployments, StatefulSets, Jobs or CronJobs found)"
+
+
+def test_cronjobs_are_listed_with_their_last_schedule():
+    cj = {"kind": "CronJob", "metadata": {"name": "image-updater", "labels": labels("image-updater")},
+          "spec": {"schedule": "0 * * * *"}, "status": {}}
+    ran = copy.deepcopy(cj)
+    ran["status"]["lastScheduleTime"] = "2025-01-01T10:00:00Z"
+    suspended = copy.deepcopy(cj)
+    suspended["spec"]["suspend"] = True
+    for obj, ready in ((cj, "not run yet"), (ran, "last 2025-01-01T10:00:00Z"), (suspended, "suspended")):
+        components, problems = health.evaluate([], cronjobs=[obj])
+        assert problems == []
+        assert [(c["component"], c["kind"], c["ready"], c["healthy"]) for c in components] == [
+            ("image-updater", "CronJob", ready, True)]
