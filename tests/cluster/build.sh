@@ -94,25 +94,7 @@ build_prometheus() {
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || # go_build_wrapper WRAPPER_DIR PACKAGE BINARY VERSION: build a Prometheus-family
-# command (version in github.com/prometheus/common/version) in a wrapper module.
-go_build_wrapper() {
-  local v=github.com/prometheus/common/version
-  (cd "$here/../pipeline/build/$1" &&
-    go build -trimpath -ldflags "-s -w -X $v.Version=${4#v} -X $v.Branch=release" -o "$out/$3" "$2")
-}
-
-build_kube_state_metrics() {
-  go_build_wrapper kube-state-metrics k8s.io/kube-state-metrics/v2 kube-state-metrics "$KUBE_STATE_METRICS_VERSION"
-}
-
-# Debian's prometheus package (the central store in tests) is built without
-# Kubernetes service discovery, so the agent-mode collector is built here.
-build_prometheus() {
-  go_build_wrapper prometheus github.com/prometheus/prometheus/cmd/prometheus prometheus "$PROMETHEUS_VERSION"
-}
-
-targets=(all)
+[[ ${#targets[@]} -gt 0 ]] || targets=(all)
 for t in "${targets[@]}"; do
   case $t in
     etcd) run_build etcd "$ETCD_VERSION" build_etcd ;;
