@@ -31,6 +31,26 @@ REFRESH_MARGIN = 60
 REFRESH_FRACTION = 0.2
 
 
+def post_form(opener, url, form, timeout, headers=None):
+    """POST ``form`` urlencoded to ``url``; return the response body as text.
+
+    An HTTP error status is raised as ``HTTPError`` with its body, already read,
+    in ``exc.body`` (token endpoints and Prometheus explain errors there).
+    """
+    all_headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    all_headers.update(headers or {})
+    req = Request(url, data=urlencode(form).encode("utf-8"), headers=all_headers, method="POST")
+    try:
+        resp = opener.open(req, timeout=timeout)
+    except HTTPError as exc:
+        exc.body = exc.read().decode("utf-8", "replace")
+        raise
+    try:
+        return resp.read().decode("utf-8", "replace")
+    finally:
+        resp.close()
+
+
 class AuthError(Exception):
     """Getting a credential failed.
 
@@ -142,19 +162,11 @@ class ClientCredentials(object):
                 "client_secret": self._secret}
         if self.scope:
             form["scope"] = self.scope
-        req = Request(self.token_url, data=urlencode(form).encode("ascii"), method="POST",
-                      headers={"Content-Type": "application/x-www-form-urlencoded",
-                               "Accept": "application/json"})
         started = self._clock()
         try:
-            resp = self._opener.open(req, timeout=timeout)
-            try:
-                body = resp.read().decode("utf-8", "replace")
-            finally:
-                resp.close()
+            body = post_form(self._opener, self.token_url, form, timeout)
         except HTTPError as exc:
-            body = exc.read().decode("utf-8", "replace")
-            error, description = oauth_error_text(exc.code, body)
+            error, description = oauth_error_text(exc.code, exc.body)
             retryable = exc.code >= 500 or exc.code == 429
             msg = "token endpoint %s answered HTTP %d" % (self.token_url, exc.code)
             if error:

@@ -16,8 +16,7 @@ __metaclass__ = type
 
 import json
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlsplit
-from urllib.request import Request
+from urllib.parse import urlsplit
 
 from ansible_collections.kubiya.runners.plugins.module_utils import auth as authmod
 from ansible_collections.kubiya.runners.plugins.module_utils import promql
@@ -113,21 +112,12 @@ class PrometheusClient(object):
 
     def _post(self, path, form, timeout, retried=False):
         header = self.authorize(timeout)
-        headers = {"Content-Type": "application/x-www-form-urlencoded",
-                   "Accept": "application/json"}
-        if header:
-            headers["Authorization"] = header
         url = self.url + path
-        req = Request(url, data=urlencode(form).encode("utf-8"), headers=headers, method="POST")
         try:
-            resp = self._opener.open(req, timeout=timeout)
-            try:
-                body = resp.read().decode("utf-8", "replace")
-            finally:
-                resp.close()
+            body = authmod.post_form(self._opener, url, form, timeout,
+                                     headers={"Authorization": header} if header else None)
         except HTTPError as exc:
-            body = exc.read().decode("utf-8", "replace")
-            detail = _api_error(body)
+            detail = _api_error(exc.body)
             if exc.code in (401, 403):
                 if exc.code == 401 and self.auth.kind in ("oauth2", "azure") and not retried:
                     self.auth.invalidate()  # token expired or rotated: one fresh try
