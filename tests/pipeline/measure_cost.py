@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Cost of one runner's telemetry, measured in one run (issue 6, item 6).
 
 Installs the chart with DEFAULT values (60 s interval; collector = Prometheus agent, the
@@ -132,7 +131,7 @@ def render(fig: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--rate", action="store_true", help="also measure samples/min (waits ~2 min more)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     a = ap.parse_args(argv)

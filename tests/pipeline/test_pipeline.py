@@ -33,7 +33,7 @@ def test_runs_what_the_chart_renders(pipeline):
     assert ksm[1:1 + len(pipeline.ksm_args())] == pipeline.ksm_args()
     assert any(a.startswith("--metric-allowlist=kube_pod_info,") for a in ksm)
     assert f"--namespaces={pipeline.namespace}" in ksm
-    _, rendered, run = pipeline.agent_config()
+    dummy, rendered, run = pipeline.agent_config()
     for job in run["scrape_configs"]:
         for sd in job["kubernetes_sd_configs"]:
             assert sd.pop("api_server").startswith("https://127.")

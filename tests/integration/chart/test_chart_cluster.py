@@ -185,6 +185,7 @@ def test_install_upgrade_rollback_uninstall_reinstall(cluster, namespace, tmp_pa
     helm(cluster, "upgrade", "rel", chart, "-n", namespace, "-f", str(values), "--wait", "--timeout", "5m",
          "--set", "agent-manager.replicaCount=3", "--set", "telemetry.scrapeInterval=30s",
          "--set", "workflowEngine.enabled=true")
+
     def three_agent_managers_ready():
         pods = all_pods_ready(cluster, namespace)
         return pods and sum(p["metadata"]["labels"]["app.kubernetes.io/component"] == "agent-manager"
@@ -207,6 +208,7 @@ def test_install_upgrade_rollback_uninstall_reinstall(cluster, namespace, tmp_pa
 
     # uninstall leaves nothing but the documented retained PVC
     helm(cluster, "uninstall", "rel", "-n", namespace, "--wait", "--timeout", "5m")
+
     def only_retained_left():
         objs = namespace_objects(cluster, namespace)
         return objs if objs <= RETAINED else None
