@@ -21,9 +21,16 @@ export ANSIBLE_HOME := $(REPO)/.build/ansible-home
 # helm-diff (scripts/helm-diff.sh) lives here: check mode with --diff uses it
 export HELM_PLUGINS := $(REPO)/.tools/helm-plugins
 DEMO_CUSTOMER ?= acme
+DEMO_NAMESPACE ?= kubiya-$(DEMO_CUSTOMER)
+# state of the demo, where the cluster/central scripts keep it (their env vars honoured)
+DEMO_CLUSTER_DIR = $(or $(KUBIYA_CLUSTER_DIR),$(REPO)/.cluster)
+DEMO_PIPELINE_DIR = $(or $(KUBIYA_DEMO_PIPELINE_DIR),$(REPO)/.pipeline)
+DEMO_ENV = KUBECONFIG=$(DEMO_CLUSTER_DIR)/kubeconfig KUBIYA_DEMO_PIPELINE_DIR=$(DEMO_PIPELINE_DIR) \
+  KUBIYA_VAULT_PASSWORD=kubiya-example-vault \
+  ANSIBLE_VAULT_PASSWORD_FILE=$(REPO)/inventories/example/vault-pass-client.sh
 
 .PHONY: help setup venv tools test lint yamllint ansible-lint sanity pytest unit \
-        cluster-up cluster-down cluster-status central-up central-down build demo clean
+        cluster-up cluster-down cluster-status central-up central-down build demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -98,10 +105,24 @@ build: ## build the collection tarball into dist/
 	mkdir -p dist
 	ansible-galaxy collection build --force --output-path dist
 
-demo: setup cluster-up ## deploy the example customer on the local cluster, verify it, print the report
-	KUBECONFIG=$(REPO)/.cluster/kubeconfig KUBIYA_VAULT_PASSWORD=kubiya-example-vault \
-	ANSIBLE_VAULT_PASSWORD_FILE=$(REPO)/inventories/example/vault-pass-client.sh \
-	ansible-playbook -i inventories/example/hosts.yml kubiya.runners.deploy --limit $(DEMO_CUSTOMER)
+# 1. deploy the example customer with remote write to the local central side (extra vars
+#    generated into $(DEMO_PIPELINE_DIR), 0600: the committed example is not edited);
+# 2. start the stand-in pipeline (kube-state-metrics, stand-ins, Prometheus agent) for it;
+# 3. kubiya.runners.verify with metric delivery on: the report ends with the checks' table.
+demo: setup cluster-up central-up ## deploy the example customer, start its telemetry pipeline, verify it (with the metrics table)
+	$(DEMO_ENV) $(PY) tests/pipeline/demo_pipeline.py stop
+	$(DEMO_ENV) $(PY) tests/pipeline/demo_pipeline.py vars
+	$(DEMO_ENV) ansible-playbook -i inventories/example/hosts.yml kubiya.runners.deploy --limit $(DEMO_CUSTOMER) \
+	  -e @$(DEMO_PIPELINE_DIR)/deploy-vars.yml
+	$(DEMO_ENV) $(PY) tests/pipeline/demo_pipeline.py start --namespace $(DEMO_NAMESPACE)
+	$(DEMO_ENV) ansible-playbook -i inventories/example/hosts.yml kubiya.runners.verify --limit $(DEMO_CUSTOMER) \
+	  -e @$(DEMO_PIPELINE_DIR)/verify-vars.yml
+
+demo-down: ## stop what make demo started: its pipeline processes, the central side, the cluster
+	$(DEMO_ENV) $(PY) tests/pipeline/demo_pipeline.py stop
+	rm -f $(DEMO_PIPELINE_DIR)/deploy-vars.yml $(DEMO_PIPELINE_DIR)/verify-vars.yml
+	tests/central/down.sh
+	tests/cluster/down.sh
 
 clean: cluster-down ## remove build output and local state (keeps .venv and the binary cache)
 	rm -rf .build dist .pytest_cache

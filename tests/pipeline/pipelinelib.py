@@ -157,8 +157,9 @@ class Pipeline:
 
     def __init__(self, env: dict, namespace: str, central, workdir: Path,
                  scrape_interval: str = "60s", runner: str | None = None,
-                 organization: str = "pipeline-org"):
+                 organization: str = "pipeline-org", release: str = RELEASE):
         self.env, self.namespace, self.central = env, namespace, central
+        self.release = release
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o700)
@@ -206,10 +207,15 @@ class Pipeline:
         # dagger is privileged (documented chart exception)
         self.kubectl("label", "namespace", self.namespace, "--overwrite",
                      "pod-security.kubernetes.io/enforce=privileged")
-        self.helm("install", RELEASE, str(CHART), "-n", self.namespace, "-f", str(vfile),
+        self.helm("install", self.release, str(CHART), "-n", self.namespace, "-f", str(vfile),
                   "--wait", "--timeout", "4m")
+        self.attach()
+
+    def attach(self) -> None:
+        """Read the manifest and the running pods of the installed release ``self.release``
+        (installed by install() or by anything else, e.g. the runner role in ``make demo``)."""
         self.manifest = [d for d in yaml.safe_load_all(
-            self.helm("get", "manifest", RELEASE, "-n", self.namespace)) if d]
+            self.helm("get", "manifest", self.release, "-n", self.namespace)) if d]
         self.pods = wait_for(self._running_pods, 120, "every pod Running with an IP")
         outside = sorted({p["status"]["podIP"] for p in self.pods if not p["status"]["podIP"].startswith("127.")})
         if outside:  # never scrape them: they could be another host's addresses
@@ -336,7 +342,7 @@ class Pipeline:
         return f"{ip}:{self.container_port(self.container('alloy'), 'http')}"
 
     def start_agent(self, client_secret: str | None = None, name: str = "collector") -> str:
-        path, _, _ = self.agent_config(client_secret)
+        path = self.agent_config(client_secret)[0]
         addr = self.agent_address()
         argv = [prometheus_bin()]
         for a in self.container("alloy")["args"]:
@@ -356,6 +362,10 @@ class Pipeline:
 
     def start(self) -> None:
         self.install()
+        self.start_processes()
+
+    def start_processes(self) -> None:
+        """kube-state-metrics, the stand-ins and the collector for the pods of the release."""
         self.start_kube_state_metrics()
         self.start_standins()
         self.start_agent()
@@ -363,7 +373,7 @@ class Pipeline:
     def close(self) -> None:
         self.procs.stop_all()
         with contextlib.suppress(Exception):
-            subprocess.run([helm_bin(), "uninstall", RELEASE, "-n", self.namespace, "--wait=false"],
+            subprocess.run([helm_bin(), "uninstall", self.release, "-n", self.namespace, "--wait=false"],
                            env=self.env, capture_output=True, timeout=120, check=False)
 
     # ------------------------------------------------------------------ central

@@ -77,3 +77,12 @@ def test_a_broken_customer_is_stopped_naming_the_variable():
     out = playbook("--limit", "globex", "-e", "runner_remote_write_url=ftp://metrics.example.com/write")
     assert out.returncode != 0
     assert "runner_remote_write_url: 'ftp://metrics.example.com/write' is not a valid URL" in out.stdout
+
+
+def test_metric_verification_without_a_query_endpoint_is_stopped_naming_the_opt_out():
+    """Telemetry is on in the example; it opts out of the metric check explicitly. Turning the
+    check back on without runner_metrics_delivery.url stops the validation step."""
+    out = playbook("--limit", "acme", "-e", "runner_verify_metrics=true")
+    assert out.returncode != 0
+    assert "runner_metrics_delivery.url: is missing or not a valid URL" in out.stdout
+    assert "runner_verify_metrics: false to opt out" in out.stdout

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from conftest import REPO
+from testlib import REPO
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
