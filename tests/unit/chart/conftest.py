@@ -1,6 +1,8 @@
 """Fixtures of the chart unit tests: renders shared by many tests (rendering takes ~0.3 s)."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 import chartlib
@@ -18,10 +20,19 @@ def default_docs(values, tmp_path_factory) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def full_values(values) -> dict:
+def registry_tls(tmp_path_factory) -> dict:
+    """A throwaway self-signed certificate and key, generated for this test session."""
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=registry.test", "-keyout", str(d / "tls.key"), "-out", str(d / "tls.crt")],
+                   check=True, capture_output=True, timeout=60)
+    return {"enabled": True, "crt": (d / "tls.crt").read_text(), "key": (d / "tls.key").read_text()}
+
+
+@pytest.fixture(scope="session")
+def full_values(values, registry_tls) -> dict:
     """Everything optional that is namespaced switched on."""
-    tls = {"enabled": True, "crt": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-           "key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"}
+    tls = registry_tls
     return chartlib.deep_merge(values, {
         "global": {"registryTls": tls, "networkPolicy": {"egress": {"enabled": True}}},
         "workflowEngine": {"enabled": True},
