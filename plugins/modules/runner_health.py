@@ -31,13 +31,14 @@ extends_documentation_fragment:
 options:
   namespace:
     description:
-      - Namespace of the release.
+      - Namespace of the release; a DNS-1123 label (checked by the module).
     type: str
     required: true
   release:
     description:
       - Helm release name; selects objects labelled C(app.kubernetes.io/instance=<release>).
       - One of O(release) and O(label_selector) is required.
+      - Checked against Helm's rules (lowercase letters, digits, C(-) and C(.), at most 53 characters).
     type: str
   label_selector:
     description:
@@ -53,17 +54,19 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for the release to become ready before judging it. V(0) judges the current state.
+      - At most 86400; negative values are refused.
     type: int
     default: 0
   window:
     description:
       - Length of the restart check window in seconds. The restart counts at its start and end are compared;
         V(0) skips the restart check.
+      - At most 3600; negative values are refused.
     type: int
     default: 10
   interval:
     description:
-      - Seconds between two polls while waiting.
+      - Seconds between two polls while waiting (from 1 to 3600).
     type: int
     default: 2
   fail_on_unhealthy:
@@ -191,13 +194,22 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubiya.runners.plugins.module_utils import health
+from ansible_collections.kubiya.runners.plugins.module_utils import health, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
     K8S_AUTH_ARG_SPEC,
+    K8S_NUMBERS,
     K8sClient,
     K8sError,
     api_path,
 )
+
+# option -> validate.number() rules; 0 means "do not wait" / "skip the restart check"
+NUMBERS = dict(
+    wait_timeout=dict(allow_zero=True, integer=True),
+    window=dict(allow_zero=True, integer=True, maximum=3600),
+    interval=dict(integer=True, maximum=3600),
+)
+NUMBERS.update(K8S_NUMBERS)
 
 KINDS = (
     ('Pod', 'v1', 'pods'),
@@ -278,11 +290,13 @@ def main():
         required_one_of=[('release', 'label_selector')],
         supports_check_mode=True,
     )
-    for name in ('wait_timeout', 'window'):
-        if module.params[name] < 0:
-            module.fail_json(msg='%s must be 0 or more, got %s' % (name, module.params[name]))
-    if module.params['interval'] < 1:
-        module.fail_json(msg='interval must be at least 1 second, got %s' % module.params['interval'])
+    try:
+        module.params.update(validate.check_numbers(module.params, NUMBERS))
+        validate.dns_label(module.params['namespace'], 'namespace')
+        if module.params['release'] is not None:
+            validate.helm_release(module.params['release'], 'release')
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     try:
         client = K8sClient.from_params(module.params)
         result = run(module, client)

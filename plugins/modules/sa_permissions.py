@@ -42,12 +42,13 @@ extends_documentation_fragment:
 options:
   namespace:
     description:
-      - Namespace the release is installed in.
+      - Namespace the release is installed in; a DNS-1123 label (checked by the module).
     type: str
     required: true
   release:
     description:
       - Helm release name, the value of the C(app.kubernetes.io/instance) label of its ServiceAccounts.
+      - Checked against Helm's rules (lowercase letters, digits, C(-) and C(.), at most 53 characters).
     type: str
     required: true
   matrix:
@@ -397,9 +398,10 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kubiya.runners.plugins.module_utils import rbac
+from ansible_collections.kubiya.runners.plugins.module_utils import rbac, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
     K8S_AUTH_ARG_SPEC,
+    K8S_NUMBERS,
     K8sClient,
     K8sError,
     MissingLibraryError,
@@ -552,6 +554,13 @@ def main():
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
+    try:
+        validate.dns_label(params['namespace'], 'namespace')
+        validate.helm_release(params['release'], 'release')
+        validate.dns_label(params['other_namespace'], 'other_namespace')
+        params.update(validate.check_numbers(params, K8S_NUMBERS))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     namespace = params['namespace']
     release = params['release']
 
