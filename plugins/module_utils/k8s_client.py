@@ -216,6 +216,12 @@ class K8sClient(object):
             finally:
                 self._conn = None
 
+    def _abandon(self):
+        """Give up on the connection a request is stuck on (from another thread)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            retrymod.shutdown_socket(conn.sock)
+
     def _auth_header(self):
         if self.token:
             return 'Bearer %s' % self.token
@@ -299,7 +305,7 @@ class K8sClient(object):
                 return resp.status, resp.reason, _read_bounded(resp, ends_at), resp.headers
 
             try:
-                return retrymod.run_bounded(exchange, timeout, on_abandon=self.close)
+                return retrymod.run_bounded(exchange, timeout, on_abandon=self._abandon)
             except BodyTooLarge as exc:
                 self.close()
                 raise K8sError('%s %s: %s' % (method, path, exc))

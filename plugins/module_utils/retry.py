@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import random
+import socket
 import threading
 import time
 from email.utils import parsedate_to_datetime
@@ -121,6 +122,22 @@ class Deadline(object):
         return self.clock() + seconds < self.soft_end
 
 
+def _quietly(func):
+    try:
+        func()
+    except Exception:  # pylint: disable=broad-except  best effort clean-up
+        pass
+
+
+def shutdown_socket(sock):
+    """Wake up a thread blocked reading ``sock`` (close() alone may not)."""
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class _Outcome(object):
     def __init__(self):
         self.done = threading.Event()
@@ -149,10 +166,11 @@ def run_bounded(func, limit, on_abandon=None):
     thread.start()
     if not outcome.done.wait(max(0.0, limit)):
         if on_abandon is not None:
-            try:
-                on_abandon()
-            except Exception:  # pylint: disable=broad-except  best effort
-                pass
+            # in its own thread: closing a stream can block on the reader's lock
+            closer = threading.Thread(target=_quietly, args=(on_abandon,),
+                                      name="kubiya-runners-abandon")
+            closer.daemon = True
+            closer.start()
         raise TimeoutError("no complete answer within %.1fs" % limit)
     if outcome.error is not None:
         raise outcome.error

@@ -34,7 +34,7 @@ from urllib.parse import urlencode, urlsplit
 
 from ansible.module_utils.urls import Request
 
-from ansible_collections.kubiya.runners.plugins.module_utils.retry import run_bounded
+from ansible_collections.kubiya.runners.plugins.module_utils.retry import run_bounded, shutdown_socket
 
 MiB = 1024 * 1024
 MAX_QUERY_BODY = 10 * MiB   # Prometheus query answers
@@ -191,9 +191,15 @@ def send(method, url, data=None, headers=None, timeout=10.0, validate_certs=True
             resp.close()
 
     def abandon():
-        resp = held.get("resp")
-        if resp is not None:
-            resp.close()
+        # the socket under urllib's response: HTTPResponse.fp is a BufferedReader
+        # over a SocketIO whose _sock is the connection (HTTPError wraps the response)
+        stream = held.get("resp")
+        for _depth in range(4):
+            raw = getattr(stream, "raw", None)
+            if raw is not None and getattr(raw, "_sock", None) is not None:
+                shutdown_socket(raw._sock)  # pylint: disable=protected-access
+                return
+            stream = getattr(stream, "fp", None)
 
     try:
         response = run_bounded(exchange, timeout, on_abandon=abandon)

@@ -107,8 +107,10 @@ options:
         default: []
       min_series:
         description:
-          - Minimum number of series the query must return, from V(1) to V(1000000).
-        type: int
+          - Minimum number of series the query must return, a whole number from V(1) to V(1000000).
+          - Typed C(float) only so that C(.inf) is refused with a clear message (ansible-core's
+            C(int) conversion crashes on it).
+        type: float
         default: 1
       max_age:
         description:
@@ -126,8 +128,8 @@ options:
       - When a check finds no sample recent enough for an instant query (the server's lookback,
         5 minutes by default), look this many seconds back for the newest sample, to tell
         V(stale) (data stopped arriving, with its age) from V(no_data). V(0) does not look back.
-      - At most 604800 (7 days).
-    type: int
+      - A whole number of seconds, at most 604800 (7 days).
+    type: float
     default: 3600
   deadline:
     description:
@@ -301,7 +303,7 @@ CHECK_SPEC = dict(
     metric=dict(type="str"),
     promql=dict(type="str"),
     required_labels=dict(type="list", elements="str", default=[]),
-    min_series=dict(type="int", default=1),
+    min_series=dict(type="float", default=1),
     max_age=dict(type="float"),
 )
 
@@ -318,7 +320,7 @@ def argument_spec():
                     mutually_exclusive=[["metric", "promql"]],
                     required_one_of=[["metric", "promql"]]),
         max_age=dict(type="float", default=300),
-        history_window=dict(type="int", default=3600),
+        history_window=dict(type="float", default=3600),
         deadline=dict(type="float", default=60),
         poll_interval=dict(type="float", default=5),
     )

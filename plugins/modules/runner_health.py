@@ -55,19 +55,19 @@ options:
     description:
       - Seconds to wait for the release to become ready before judging it. V(0) judges the current state.
       - At most 86400; negative values are refused.
-    type: int
+    type: float
     default: 0
   window:
     description:
       - Length of the restart check window in seconds. The restart counts at its start and end are compared;
         V(0) skips the restart check.
       - At most 3600; negative values are refused.
-    type: int
+    type: float
     default: 10
   interval:
     description:
-      - Seconds between two polls while waiting (from 1 to 3600).
-    type: int
+      - Seconds between two polls while waiting (above 0, at most 3600).
+    type: float
     default: 2
   fail_on_unhealthy:
     description:
@@ -205,9 +205,9 @@ from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
 
 # option -> validate.number() rules; 0 means "do not wait" / "skip the restart check"
 NUMBERS = dict(
-    wait_timeout=dict(allow_zero=True, integer=True),
-    window=dict(allow_zero=True, integer=True, maximum=3600),
-    interval=dict(integer=True, maximum=3600),
+    wait_timeout=dict(allow_zero=True),
+    window=dict(allow_zero=True, maximum=3600),
+    interval=dict(maximum=3600),
 )
 NUMBERS.update(K8S_NUMBERS)
 
@@ -279,9 +279,9 @@ def main():
         release=dict(type='str'),
         label_selector=dict(type='str'),
         expected_components=dict(type='list', elements='str', default=[]),
-        wait_timeout=dict(type='int', default=0),
-        window=dict(type='int', default=10),
-        interval=dict(type='int', default=2),
+        wait_timeout=dict(type='float', default=0),
+        window=dict(type='float', default=10),
+        interval=dict(type='float', default=2),
         fail_on_unhealthy=dict(type='bool', default=True),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
@@ -291,7 +291,9 @@ def main():
         supports_check_mode=True,
     )
     try:
-        module.params.update(validate.check_numbers(module.params, NUMBERS))
+        numbers = validate.check_numbers(module.params, NUMBERS)
+        # whole seconds read as such in the summary ("over 10s", not "over 10.0s")
+        module.params.update((k, int(v) if float(v).is_integer() else v) for k, v in numbers.items())
         validate.dns_label(module.params['namespace'], 'namespace')
         if module.params['release'] is not None:
             validate.helm_release(module.params['release'], 'release')

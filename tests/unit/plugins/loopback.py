@@ -163,7 +163,7 @@ class Run:
         return self.result.get("msg", "")
 
 
-def run_module(name: str, tmp_path: Path, timeout: float = 120, **args) -> Run:
+def run_module(name: str, tmp_path: Path, process_timeout: float = 120, **args) -> Run:
     """Run kubiya.runners.<name> as Ansible's local executor does; measure its run time."""
     args_file = tmp_path / ("args-%s.json" % time.monotonic_ns())
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
@@ -174,7 +174,7 @@ def run_module(name: str, tmp_path: Path, timeout: float = 120, **args) -> Run:
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", MODULES + name, str(args_file)],
                           capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=timeout, check=False)
+                          timeout=process_timeout, check=False)
     elapsed = time.monotonic() - started
     try:
         return Run(json.loads(proc.stdout), elapsed, proc.stderr)
