@@ -70,7 +70,7 @@ options:
     type: str
   tenant_id:
     description:
-      - Microsoft Entra tenant (directory) ID for O(auth_type=azure): a GUID or a domain name.
+      - Microsoft Entra tenant (directory) ID for O(auth_type=azure), a GUID or a domain name.
     type: str
   authority_url:
     description:

@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import base64
 import json
+import math
 import re
 import time
 
@@ -187,7 +188,7 @@ class ClientCredentials(object):
         if not isinstance(token, str) or not token:
             raise AuthError("token endpoint %s returned an empty access_token" % self.token_url,
                             status=resp.status, url=self.token_url)
-        if expires_in != expires_in or expires_in <= 0 or expires_in > 86400 * 366:
+        if not math.isfinite(expires_in) or expires_in <= 0 or expires_in > 86400 * 366:
             expires_in = 300.0  # NaN, negative or absurd: do not trust it for long
         margin = min(REFRESH_MARGIN, expires_in * REFRESH_FRACTION)
         self._token, self._refresh_at = token, started + expires_in - margin

@@ -123,9 +123,10 @@ class Deadline(object):
 
 
 def _quietly(func):
+    # best effort clean-up: nothing to report to anybody
     try:
         func()
-    except Exception:  # pylint: disable=broad-except  best effort clean-up
+    except Exception:  # pylint: disable=broad-except
         pass
 
 
@@ -156,8 +157,8 @@ def run_bounded(func, limit, on_abandon=None):
     def work():
         try:
             outcome.value = func()
-        except BaseException as exc:  # pylint: disable=broad-except  handed to the caller
-            outcome.error = exc
+        except BaseException as exc:  # pylint: disable=broad-except
+            outcome.error = exc  # handed to the caller below
         finally:
             outcome.done.set()
 

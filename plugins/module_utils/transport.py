@@ -89,7 +89,8 @@ def check_url(url, option, allow_http=False):
     if not parts.hostname:
         raise ValueError("%s: %r has no host" % (option, url))
     try:
-        parts.port  # pylint: disable=pointless-statement  raises on a bad port
+        # raises on a bad port
+        parts.port  # pylint: disable=pointless-statement
     except ValueError:
         raise ValueError("%s: %r has an invalid port" % (option, url))
     return url.strip()

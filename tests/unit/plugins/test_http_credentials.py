@@ -72,8 +72,8 @@ def test_prometheus_redirect_is_not_followed_and_the_header_stays_home(
 
 
 @pytest.mark.parametrize("status", [302, 307])
-def test_token_endpoint_redirect_never_carries_the_client_secret_away(tmp_path, servers, pki,
-                                                                        status):
+def test_token_endpoint_redirect_never_carries_the_client_secret_away(
+        tmp_path, servers, pki, status):
     sink = servers(token_ok)
     idp = servers(lambda h, s: reply(h, status, {}, headers={
         "Location": "https://localhost:%d/steal" % sink.port}))
@@ -102,8 +102,8 @@ def test_token_endpoint_redirect_never_carries_the_client_secret_away(tmp_path, 
     ("authority_url", "file:///etc", "authority_url: 'file:///etc' is not an https:// URL"),
     ("authority_url", "ftp://127.0.0.1", "authority_url:"),
 ])
-def test_other_schemes_are_refused_before_any_request(tmp_path, servers, pki, option, value,
-                                                       fragment):
+def test_other_schemes_are_refused_before_any_request(
+        tmp_path, servers, pki, option, value, fragment):
     prom = servers(prometheus_ok)
     args = {"url": prom.url, "ca_path": pki.ca}
     if option == "token_url":

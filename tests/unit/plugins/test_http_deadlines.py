@@ -49,7 +49,7 @@ def trickle(start_after_headers=False):
             data = itertools.cycle(b'{"status": "success", "data": {"result": []}} ')
         else:
             data = itertools.cycle(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
-        for _ in range(120):
+        for _tick in range(120):
             handler.wfile.write(bytes([next(data)]))
             handler.wfile.flush()
             time.sleep(1)

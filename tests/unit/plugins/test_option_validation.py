@@ -107,5 +107,5 @@ def test_sa_permissions_checks_other_namespace_too(tmp_path):
 
 @pytest.mark.parametrize("release", ["r1", "kubiya-runner", "my.release", "x" * 53])
 def test_good_release_names_pass_the_check(tmp_path, release):
-    run = run_module("runner_health", tmp_path, **dict(HEALTH, release=release))
+    run = run_module("runner_health", tmp_path, **{**HEALTH, "release": release})
     assert not run.msg.startswith("release:") and "connection refused" in run.msg.lower(), run.msg
