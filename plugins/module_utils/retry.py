@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Deadlines and retries shared by every HTTP client of the collection.
 
-* ``Deadline``: a module's time budget. Waiting (polls, retries) stops at
-  ``deadline`` seconds; one request started before then may run for at most
-  one request timeout more, so a module returns within deadline + timeout.
+* ``Deadline``: a module's time budget. Polling stops at ``deadline`` seconds;
+  every request is cut so that it ends by deadline + one request timeout, and
+  a retry is only waited for when it still fits in that bound, so a module
+  returns within deadline + timeout.
 * ``RetryPolicy``: which answers are worth another try (429 and 5xx), and how
   long to wait before it: exponential backoff with jitter, or the server's
   ``Retry-After`` (seconds or an HTTP date), capped.
@@ -21,11 +22,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import random
+import re
 import socket
 import threading
 import time
 from email.utils import parsedate_to_datetime
 
+_DELTA_SECONDS = re.compile(r"^[0-9]{1,12}\Z")
 # A request is not started with less than this many seconds left.
 MIN_REQUEST_TIME = 0.05
 
@@ -45,7 +48,7 @@ def parse_retry_after(value, now=None):
     text = str(value).strip()
     if not text:
         return None
-    if text.isdigit():
+    if _DELTA_SECONDS.match(text):  # ASCII digits only: str.isdigit() accepts '²'
         return float(int(text))
     try:
         when = parsedate_to_datetime(text)
@@ -118,8 +121,9 @@ class Deadline(object):
         return min(self.request_timeout, left)
 
     def can_wait(self, seconds):
-        """Whether waiting ``seconds`` still ends before the deadline."""
-        return self.clock() + seconds < self.soft_end
+        """Whether a retry after waiting ``seconds`` still fits: it leaves at least
+        min(1s, half a request timeout) for the request before deadline + timeout."""
+        return self.clock() + seconds + min(1.0, self.request_timeout / 2) < self.hard_end
 
 
 def _quietly(func):

@@ -26,6 +26,8 @@ description:
   - Returns one entry per workload (grouped by the C(app.kubernetes.io/component) label) and a fixed-width table.
     Fails, with the table in RV(ignore:msg), when anything is unhealthy, unless O(fail_on_unhealthy=false).
   - The module only reads; it never changes anything and reports RV(ignore:changed=false).
+  - It returns within O(wait_timeout) + O(window) + O(request_timeout) seconds; API answers HTTP 429
+    (and 5xx) are retried with backoff, honouring C(Retry-After), within that time.
 extends_documentation_fragment:
   - kubiya.runners.k8s_auth
 options:
@@ -194,7 +196,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubiya.runners.plugins.module_utils import health, validate
+from ansible_collections.kubiya.runners.plugins.module_utils import health, retry, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
     K8S_AUTH_ARG_SPEC,
     K8S_NUMBERS,
@@ -301,6 +303,9 @@ def main():
         module.fail_json(msg=str(exc))
     try:
         client = K8sClient.from_params(module.params)
+        # every API call, retries included, ends by wait_timeout + window + request_timeout
+        client.deadline = retry.Deadline(module.params['wait_timeout'] + module.params['window'],
+                                         client.timeout)
         result = run(module, client)
     except K8sError as exc:
         module.fail_json(msg='runner_health: %s' % exc.msg, status=exc.status)

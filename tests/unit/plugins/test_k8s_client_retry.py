@@ -112,3 +112,35 @@ def test_an_oversized_answer_is_refused(api, monkeypatch):
     monkeypatch.setattr(k8s_client._read_bounded, "__defaults__", (1000,))
     with pytest.raises(K8sError, match="larger than 1000 bytes"):
         client.get("/api/v1/serviceaccounts")
+
+
+# --- the module's own bound: wait_timeout + window + request_timeout ---------------------------
+def test_runner_health_against_a_trickling_api_server_returns_in_time(tmp_path):
+    from loopback import run_module
+
+    def trickle(handler, seen):
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 5:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(1)
+    srv = Server(trickle)
+    try:
+        run = run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key", namespace="ns1",
+                         release="r1", wait_timeout=2, window=0, request_timeout=2)
+    finally:
+        srv.close()
+    assert run.failed and "cannot reach the API server" in run.msg, run.msg
+    assert run.elapsed <= 2 + 0 + 2 + 2.5, "ran %.1fs" % run.elapsed
+
+
+def test_runner_health_retries_429_then_reports_what_it_found(tmp_path):
+    from loopback import run_module
+    srv = Server(sequence((429, {"Retry-After": "1"})))
+    try:
+        run = run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key", namespace="ns1",
+                         release="r1", window=0)
+    finally:
+        srv.close()
+    # every list came back (empty): the verdict is about the release, not about HTTP 429
+    assert "no Pod, Deployment, StatefulSet, Job or CronJob matches" in run.msg, run.msg
+    assert len(srv.requests) == 6 and srv.requests[1].at - srv.requests[0].at >= 0.95

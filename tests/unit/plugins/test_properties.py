@@ -144,6 +144,8 @@ def test_url_check_never_lets_an_odd_string_through_without_a_host(text):
 # --- retry timing ---------------------------------------------------------------------------
 @given(st.integers(min_value=0, max_value=1000), st.one_of(st.none(), st.text(max_size=40),
                                                            st.integers().map(str)))
+@example(0, "\u00b2")          # str.isdigit() is true for a superscript two; int() refuses it
+@example(0, "9" * 40)
 def test_retry_delay_is_always_finite_and_capped(attempt, retry_after):
     policy = retry.RetryPolicy()
     wait = policy.delay(attempt, retry_after)
@@ -164,6 +166,9 @@ def test_no_request_is_given_time_past_deadline_plus_timeout(deadline, timeout, 
             continue
         assert 0 < t <= timeout
         assert now[0] + t <= 1000.0 + deadline + timeout + 1e-9
+        for wait in (0.0, step, timeout):
+            if budget.can_wait(wait):  # a retry after the wait still has time to run
+                assert now[0] + wait < 1000.0 + deadline + timeout
 
 
 # --- PromQL quoting -------------------------------------------------------------------------
