@@ -59,7 +59,7 @@ def oauth_error_text(status, body):
     """(error, description) from an OAuth2 error response body (RFC 6749 5.2)."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON raises RecursionError
         data = None
     if isinstance(data, dict) and data.get("error"):
         return str(data.get("error")), str(data.get("error_description") or "").strip() or None
@@ -181,7 +181,7 @@ class ClientCredentials(object):
             data = json.loads(body)
             token = data["access_token"]
             expires_in = float(data.get("expires_in", 300))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise AuthError("token endpoint %s answered HTTP %d without an access_token"
                             % (self.token_url, resp.status), status=resp.status,
                             url=self.token_url)

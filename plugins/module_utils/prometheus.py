@@ -76,7 +76,7 @@ def check_url(url, allow_http=False):
 def _api_error(body):
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON raises RecursionError
         return body.strip().replace("\n", " ")[:300]
     if isinstance(data, dict):
         err = data.get("error")
@@ -180,7 +180,7 @@ class PrometheusClient(object):
                              retryable)
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise QueryError("bad_response", "%s did not answer JSON: %s" % (url, body[:200]))
         if not isinstance(payload, dict) or payload.get("status") != "success":
             raise QueryError("bad_response", "%s answered: %s" % (url, _api_error(body)))

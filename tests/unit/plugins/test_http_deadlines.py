@@ -173,3 +173,10 @@ def test_token_endpoint_429_is_retried_within_the_deadline(tmp_path, servers):
                    client_id="c", client_secret="s3cr3t", deadline=10, poll_interval=15)
     assert not run.failed, run.msg
     assert len(idp.requests) == 2 and idp.requests[1].at - idp.requests[0].at >= 0.95
+
+
+def test_deeply_nested_json_is_a_clear_error_not_a_traceback(tmp_path, servers):
+    prom = servers(lambda h, s: reply(h, 200, raw=b"[" * 200000 + b"]" * 200000))
+    run = delivery(tmp_path, url=prom.url, deadline=0, timeout=5)
+    assert run.failed and "did not answer JSON" in run.msg, run.msg
+    assert len(prom.requests) == 1
