@@ -216,12 +216,6 @@ class K8sClient(object):
             finally:
                 self._conn = None
 
-    def _abandon(self):
-        """Give up on the connection a request is stuck on (from another thread)."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            retrymod.shutdown_socket(conn.sock)
-
     def _auth_header(self):
         if self.token:
             return 'Bearer %s' % self.token
@@ -295,8 +289,9 @@ class K8sClient(object):
                 raise K8sError('cannot reach the API server %s (%s %s): %s' % (self.host, method, path, exc))
             ends_at = time.monotonic() + timeout
 
+            conn = self._connection()
+
             def exchange():
-                conn = self._connection()
                 conn.timeout = timeout
                 if conn.sock is not None:
                     conn.sock.settimeout(timeout)
@@ -305,7 +300,14 @@ class K8sClient(object):
                 return resp.status, resp.reason, _read_bounded(resp, ends_at), resp.headers
 
             try:
-                return retrymod.run_bounded(exchange, timeout, on_abandon=self._abandon)
+                return retrymod.run_bounded(exchange, timeout,
+                                            on_abandon=lambda: retrymod.shutdown_socket(conn.sock))
+            except retrymod.Abandoned as exc:
+                # the worker may still hold the response's lock: never close() it
+                # here (that would wait for the reader); its socket is shut down
+                self._conn = None
+                if attempt + 1 >= attempts:
+                    raise K8sError('cannot reach the API server %s (%s %s): %s' % (self.host, method, path, exc))
             except BodyTooLarge as exc:
                 self.close()
                 raise K8sError('%s %s: %s' % (method, path, exc))

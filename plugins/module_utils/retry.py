@@ -37,6 +37,10 @@ class DeadlineExceeded(Exception):
     """No time is left for another request."""
 
 
+class Abandoned(TimeoutError):
+    """run_bounded gave up waiting; the worker thread may still hold its stream."""
+
+
 def parse_retry_after(value, now=None):
     """Seconds to wait from a ``Retry-After`` header value, or None.
 
@@ -176,7 +180,7 @@ def run_bounded(func, limit, on_abandon=None):
                                       name="kubiya-runners-abandon")
             closer.daemon = True
             closer.start()
-        raise TimeoutError("no complete answer within %.1fs" % limit)
+        raise Abandoned("no complete answer within %.1fs" % limit)
     if outcome.error is not None:
         raise outcome.error
     return outcome.value

@@ -144,3 +144,23 @@ def test_runner_health_retries_429_then_reports_what_it_found(tmp_path):
     # every list came back (empty): the verdict is about the release, not about HTTP 429
     assert "no Pod, Deployment, StatefulSet, Job or CronJob matches" in run.msg, run.msg
     assert len(srv.requests) == 6 and srv.requests[1].at - srv.requests[0].at >= 0.95
+
+
+def test_a_body_trickling_api_server_is_cut_too(api):
+    def trickle(handler, seen):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        handler.wfile.flush()
+        for _tick in range(40):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.5)
+    client, srv = api(trickle)
+    client.timeout = 1.5
+    client.deadline = retry.Deadline(0, client.timeout)
+    started = time.monotonic()
+    with pytest.raises(K8sError, match="cannot reach the API server"):
+        client.get("/api/v1/serviceaccounts")
+    assert time.monotonic() - started <= 2 * client.timeout + 0.5
