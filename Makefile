@@ -119,6 +119,15 @@ package-chart: ## package the runner chart into dist/ from the files git tracks
 	  mkdir -p $(DIST) && $(TRACKED_COPY) | tar -xf - -C "$$tmp" && \
 	  helm package "$$tmp/charts/kubiya-runner" --destination $(DIST)
 
+# Scaffold a customer: host_vars/<NAME>/main.yml, host_vars/<NAME>/vault (placeholders,
+# encrypted with vault id <NAME> through vault-pass-client.sh) and the host in hosts.yml.
+# The recipe around it: inventories/example/README.md, "Add a customer".
+INVENTORY ?= inventories/example
+new-customer: ## scaffold a customer: make new-customer NAME=<customer> UUID=<runner uuid> [ORG=..] [RUNNER=..] [INVENTORY=..]
+	@test -n "$(NAME)" -a -n "$(UUID)" || { echo "usage: make new-customer NAME=<customer> UUID=<runner uuid> [ORG=<organization>] [RUNNER=<runner name>] [INVENTORY=$(INVENTORY)]" >&2; exit 2; }
+	ansible-playbook -i localhost, inventories/new-customer.yml -e customer='$(NAME)' -e runner_uuid='$(UUID)' \
+	  -e inventory='$(abspath $(INVENTORY))' $(if $(ORG),-e runner_organization='$(ORG)') $(if $(RUNNER),-e runner_name='$(RUNNER)')
+
 # 1. deploy the example customer with remote write to the local central side (extra vars
 #    generated into $(DEMO_PIPELINE_DIR), 0600: the committed example is not edited);
 # 2. start the stand-in pipeline (kube-state-metrics, stand-ins, Prometheus agent) for it;

@@ -401,7 +401,7 @@ def undefined_errors(undefined, vault_missing, customer="<customer>"):
 # ---------------------------------------------------------------------------------------
 # helm's output
 
-HELM_NOISE = re.compile(r"^(WARNING:|walk\.go:|W\d{4} |I\d{4} |\[?warn)", re.IGNORECASE)
+HELM_NOISE = re.compile(r"^(WARNING:|\S+\.go:\d+: |W\d{4} |I\d{4} |\[?warn)", re.IGNORECASE)
 
 
 def helm_error(stderr, limit=4000):
