@@ -237,7 +237,7 @@ def test_inventory_yaml_errors_name_file_and_line(tmp_path):
     with pytest.raises(AnsibleFilterError) as exc:
         rc.runner_inventory_checked("kubiya_runners", [str(tmp_path / "hosts.yml")])
     assert f"{bad}:4:1: YAML syntax error" in str(exc.value)
-    bad.write_text("runner_name: a\n")
+    bad.write_text("runner_name: a\nsecret: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n")
     assert rc.runner_inventory_checked("kubiya_runners", [str(tmp_path / "hosts.yml")]) == "kubiya_runners"
     assert rc.runner_inventory_checked("all", ["acme,globex"]) == "all"
 
