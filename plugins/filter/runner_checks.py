@@ -80,14 +80,12 @@ def walk(node, path):
         for key, value in node.items():
             sub = _path(path, key)
             yield sub, key, value, node
-            for item in walk(value, sub):
-                yield item
+            yield from walk(value, sub)
     elif isinstance(node, (list, tuple)):
         for index, value in enumerate(node):
             sub = _path(path, index)
             yield sub, index, value, node
-            for item in walk(value, sub):
-                yield item
+            yield from walk(value, sub)
 
 
 # ---------------------------------------------------------------------------------------
@@ -192,13 +190,12 @@ def size_errors(values, root="runner_values", labels_var=None):
     for path, key, value, _parent in checks:
         lkey = str(key).lower()
         if isinstance(value, dict) and lkey.endswith("annotations"):
-            total = sum(len(str(k).encode("utf-8")) + len(v.encode("utf-8") if isinstance(v, str) else
-                                                              json.dumps(v).encode("utf-8"))
+            total = sum(len(str(k).encode("utf-8")) + len((v if isinstance(v, str) else json.dumps(v)).encode("utf-8"))
                         for k, v in value.items())
             if total > ANNOTATIONS_TOTAL:
                 errors.append("%s: the annotations add up to %d bytes; Kubernetes allows at most %d bytes (256 KiB) "
-                              "of annotations per object -- move large data into a ConfigMap" % (path, total,
-                                                                                                   ANNOTATIONS_TOTAL))
+                              "of annotations per object -- move large data into a ConfigMap"
+                              % (path, total, ANNOTATIONS_TOTAL))
             for k in value:
                 errors.extend(label_key_errors(path, k))
         elif isinstance(value, dict) and (lkey.endswith("labels") or lkey in ("nodeselector", "matchlabels")):
@@ -212,8 +209,8 @@ def size_errors(values, root="runner_values", labels_var=None):
         elif isinstance(value, str) and _norm(key) in NAME_KEYS and value:
             if len(value) > NAME_MAX or not DNS_SUBDOMAIN.match(value):
                 errors.append("%s: '%s' is not a valid object name (DNS-1123 subdomain: lowercase letters, digits, "
-                              "'-' and '.', at most %d characters; %d given)" % (path, shorten(value), NAME_MAX,
-                                                                                len(value)))
+                              "'-' and '.', at most %d characters; %d given)"
+                              % (path, shorten(value), NAME_MAX, len(value)))
     size = len(json.dumps(values, default=str))
     if size > RELEASE_MAX:
         errors.append("%s: the values take %d bytes; Helm stores each release with its values in a Secret of at "
@@ -388,7 +385,7 @@ def undefined_errors(undefined, vault_missing, customer="<customer>"):
     """
     if not undefined:
         return []
-    vault = [v for v in vault_missing]
+    vault = list(vault_missing)
     parts = ["%s" % name for name in sorted(undefined)]
     msg = ("%s: set from variables that are not defined" % ", ".join(parts))
     if vault:
@@ -427,9 +424,9 @@ def helm_failure(result, helm):
     result = result or {}
     if result.get("rc") is None or "Errno" in str(result.get("msg", "")) \
             or result.get("rc") in (126, 127):
+        why = shorten(str(result.get("msg") or result.get("stderr") or ""), 200)
         return ("runner_helm_binary: helm '%s' could not be run (%s); install helm 3 or set runner_helm_binary "
-                "to its path -- the chart was not asked" % (helm, shorten(str(result.get("msg") or
-                                                                            result.get("stderr") or ""), 200)))
+                "to its path -- the chart was not asked" % (helm, why))
     return "the chart rejected the values: %s" % helm_error(result.get("stderr", "") or result.get("msg", ""))
 
 

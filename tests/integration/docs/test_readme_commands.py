@@ -143,7 +143,7 @@ def test_deploy_verify_remove_as_written(checkout: Path, tmp_path: Path, cluster
         out = run_clean(exports + commands, checkout, tmp_path / "home", timeout=1200)
         assert out.returncode == 0, report(out)
         recaps = re.findall(r"^acme\s+: ok=\d+\s+changed=(\d+).*failed=(\d+)", out.stdout, re.M)
-        assert len(recaps) == 3 and all(failed == "0" for _, failed in recaps), report(out)
+        assert len(recaps) == 3 and all(failed == "0" for _changed, failed in recaps), report(out)
         assert "health: ok" in out.stdout
         gone = cluster.kubectl("get", "namespace", namespace, check=False)
         assert gone.returncode != 0 or "Terminating" in gone.stdout, "remove left the namespace behind"
@@ -224,7 +224,7 @@ def test_add_a_customer_recipe_as_written(checkout: Path, tmp_path: Path, cluste
         assert out.returncode == 0, report(out)
         check_recipe_result(checkout, customer, password, tmp_path)
         recaps = re.findall(r"^%s\s+: ok=\d+\s+changed=(\d+).*failed=(\d+)" % re.escape(customer), out.stdout, re.M)
-        assert len(recaps) == 2 and all(f == "0" for _, f in recaps), report(out)
+        assert len(recaps) == 2 and all(failed == "0" for _changed, failed in recaps), report(out)
         assert "health: ok" in out.stdout
         ns = cluster.kubectl("get", "namespace", namespace, "-o", "name", check=False)
         assert ns.returncode == 0, f"the first deploy did not create {namespace}"
