@@ -91,6 +91,11 @@ def run_clean(script: str, cwd: Path, home: Path, timeout: int = 900, **extra: s
                            script], cwd=cwd, text=True, capture_output=True, timeout=timeout, check=False)
 
 
+def commands_of(block: str) -> list[str]:
+    """The commands of a block without comments and spacing."""
+    return [" ".join(line.split("#")[0].split()) for line in block.splitlines() if line.split("#")[0].strip()]
+
+
 def report(out: subprocess.CompletedProcess) -> str:
     return f"rc={out.returncode}\n--- stdout\n{out.stdout[-6000:]}\n--- stderr\n{out.stderr[-3000:]}"
 
@@ -100,7 +105,17 @@ def test_offline_validation_as_written(checkout: Path, tmp_path: Path):
     exports = block_with(blocks, "export KUBIYA_VAULT_PASSWORD=")
     validate = block_with(blocks, "-i inventories/example/hosts.yml kubiya.runners.deploy --tags validate")
     assert "-i inventories/example/hosts.yml" in validate
-    out = run_clean(exports + validate, checkout, tmp_path / "home")
+    # the inventory README shows the same workflow; its blocks must work as written too
+    inv_blocks = bash_blocks(INVENTORY_README, "Example inventory: two customers")
+    inv_exports = block_with(inv_blocks, "export KUBIYA_VAULT_PASSWORD=")
+    inv_validate = block_with(inv_blocks, "-i inventories/example/hosts.yml kubiya.runners.deploy --tags validate")
+    # ... and its deploy/verify/remove commands are the ones the cluster test runs from README.md
+    assert commands_of(block_with(inv_blocks, "kubiya.runners.remove --limit acme")) == \
+        commands_of(block_with(blocks, "kubiya.runners.remove --limit acme"))
+    # the role's options, as README.md points to them (ansible-doc -t role kubiya.runners.runner)
+    assert "`ansible-doc -t role kubiya.runners.runner`" in README.read_text()
+    doc = "ansible-doc -t role kubiya.runners.runner | grep -q runner_allow_http\n"
+    out = run_clean(exports + validate + inv_exports + inv_validate + doc, checkout, tmp_path / "home")
     assert out.returncode == 0, report(out)
     for customer in ("acme", "globex"):
         override = yaml.safe_load((checkout / "rendered" / f"override_{customer}.yaml").read_text())
