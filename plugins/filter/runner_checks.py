@@ -68,6 +68,12 @@ def type_name(value):
     return type(value).__name__
 
 
+def a_type(value):
+    """'an integer', 'a list', ... for a message."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
 def _path(parent, key):
     if isinstance(key, int):
         return "%s[%d]" % (parent, key)
@@ -314,8 +320,8 @@ def url_errors(urls, allow_http=False):
         if url is None or url == "":
             continue
         if not isinstance(url, str):
-            errors.append("%s: is a %s, not a string; give the URL as a quoted string (https://...)"
-                          % (name, type_name(url)))
+            errors.append("%s: is %s, not a string; give the URL as a quoted string (https://...)"
+                          % (name, a_type(url)))
             continue
         if HTTPS_URL.match(url):
             continue
@@ -345,8 +351,8 @@ def string_errors(variables, secret=False):
         if value is None or isinstance(value, str):
             continue
         shown = "value not shown" if secret else "got %s" % shorten(value)
-        errors.append("%s: is a %s, not a string (%s); YAML changes unquoted numbers, dates and yes/no -- quote the "
-                      "value%s" % (name, type_name(value), shown,
+        errors.append("%s: is %s, not a string (%s); YAML changes unquoted numbers, dates and yes/no -- quote the "
+                      "value%s" % (name, a_type(value), shown,
                                    " in the vault file (ansible-vault edit)" if secret else ""))
     return errors
 
@@ -355,14 +361,14 @@ VAULT_NAMES = re.compile(r"^vault(\.ya?ml)?$")
 VAULT_HEADER = "$ANSIBLE_VAULT;"
 
 
-def vault_file_errors(files):
+def vault_file_errors(files, label="<customer>"):
     """`files` maps a vault file's path to its first bytes (str). Each must be Ansible-Vault encrypted."""
     errors = []
     for path, head in sorted((files or {}).items()):
         if not head.lstrip().startswith(VAULT_HEADER):
-            errors.append("%s: is a vault file but not encrypted -- anyone who can read the repository reads the "
-                          "secrets; encrypt it: ansible-vault encrypt --vault-id <customer>@<password client> %s"
-                          % (path, path))
+            errors.append("%s: is a vault file but not encrypted -- anyone who can read the inventory reads the "
+                          "secrets; encrypt it: ansible-vault encrypt --vault-id %s@<your password client, e.g. "
+                          "vault-pass-client.sh> %s" % (path, label, path))
     return errors
 
 
@@ -511,10 +517,12 @@ def _read_head(path, size=64):
         return VAULT_HEADER  # unreadable: Ansible itself reports it
 
 
-def runner_vault_file_errors(inventory_dir, host, groups=None):
-    """Vault files (host_vars/<host>/vault[.yml], group_vars/<group>/vault[.yml]) that are not encrypted."""
+def runner_vault_file_errors(inventory_dir, host, groups=None, cwd=None):
+    """Vault files (host_vars/<host>/vault[.yml], group_vars/<group>/vault[.yml]) that are not encrypted,
+    named by a path relative to the working directory when they are below it."""
     if not inventory_dir:
         return []
+    cwd = cwd or os.getcwd()
     found = {}
     dirs = [os.path.join(inventory_dir, "host_vars", str(host))]
     dirs += [os.path.join(inventory_dir, "group_vars", str(g)) for g in (groups or []) + ["all"]]
@@ -524,8 +532,9 @@ def runner_vault_file_errors(inventory_dir, host, groups=None):
         for name in sorted(os.listdir(directory)):
             path = os.path.join(directory, name)
             if VAULT_NAMES.match(name) and os.path.isfile(path):
-                found[os.path.relpath(path, inventory_dir)] = _read_head(path)
-    return vault_file_errors(found)
+                shown = os.path.relpath(path, cwd)
+                found[path if shown.startswith("..") else shown] = _read_head(path)
+    return vault_file_errors(found, str(host))
 
 
 def _load_schema(path):

@@ -83,10 +83,10 @@ def test_every_mistake_of_a_customer_is_named_at_once_and_nothing_is_written(inv
     text = failure(out)
     assert "Invalid input for customer acme; nothing was changed." in text
     expected = [
-        "host_vars/acme/vault: is a vault file but not encrypted",
-        "ansible-vault encrypt --vault-id",
+        "inventory/host_vars/acme/vault: is a vault file but not encrypted",
+        "ansible-vault encrypt --vault-id acme@",
         "runner_state: the inventory sets 'absent', but the play 'Deploy and verify Kubiya runners' sets 'present'",
-        "runner_remote_write_client_secret: is a integer, not a string (value not shown)",
+        "runner_remote_write_client_secret: is an integer, not a string (value not shown)",
         "runner_remote_write_url: 'http://metrics.example.com/api/v1/write' is plain http",
         "runner_metrics_delivery.url: 'file:///etc/passwd' has the scheme 'file:', which is never accepted",
         "runner_values.agent-manager.extraEnv[0] (GITHUB_TOKEN):",

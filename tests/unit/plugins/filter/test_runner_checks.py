@@ -157,7 +157,7 @@ def test_url_of_wrong_type_is_named():
 def test_secret_of_wrong_type_is_named_without_its_value():
     errors = rc.string_errors({"runner_remote_write_client_secret": 83, "runner_nats_runner_creds": "ok"}, secret=True)
     assert len(errors) == 1
-    assert errors[0].startswith("runner_remote_write_client_secret: is a integer, not a string (value not shown)")
+    assert errors[0].startswith("runner_remote_write_client_secret: is an integer, not a string (value not shown)")
     assert "83" not in errors[0] and "ansible-vault edit" in errors[0]
 
 
@@ -169,10 +169,14 @@ def test_unencrypted_vault_files_are_named(tmp_path):
     (tmp_path / "host_vars" / "acme" / "vault").write_text("vault_runner_nats_runner_creds: plain\n")
     (tmp_path / "host_vars" / "acme" / "main.yml").write_text("runner_name: a\n")
     (tmp_path / "group_vars" / "kubiya_runners" / "vault.yml").write_text("$ANSIBLE_VAULT;1.1;AES256\n3132\n")
-    errors = rc.runner_vault_file_errors(str(tmp_path), "acme", ["kubiya_runners"])
+    errors = rc.runner_vault_file_errors(str(tmp_path), "acme", ["kubiya_runners"], cwd=str(tmp_path))
     assert len(errors) == 1
     assert errors[0].startswith("host_vars/acme/vault: is a vault file but not encrypted")
-    assert "ansible-vault encrypt --vault-id" in errors[0] and "plain" not in errors[0]
+    assert "ansible-vault encrypt --vault-id acme@<your password client" in errors[0] and "plain" not in errors[0]
+    assert errors[0].endswith("> host_vars/acme/vault")
+    elsewhere = rc.runner_vault_file_errors(str(tmp_path), "acme", [], cwd="/")
+    assert elsewhere[0].startswith(str(tmp_path).lstrip("/") + "/host_vars/acme/vault") or \
+        elsewhere[0].startswith(str(tmp_path))
 
 
 def test_runner_state_from_the_inventory_that_the_play_overrides_is_named():
