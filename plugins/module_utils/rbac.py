@@ -43,6 +43,109 @@ BROAD_GROUPS = ('system:authenticated', 'system:serviceaccounts', 'system:unauth
 
 REASON_NOT_IN_MATRIX = 'not in matrix'
 REASON_FORBIDDEN = 'forbidden probe allowed'
+DEFAULT_SERVICE_ACCOUNT = 'default'
+WORKLOAD_KINDS = ('Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob')
+TOKEN_SECRET_TYPE = 'kubernetes.io/service-account-token'
+
+# The API server's default policy (k8s.io/kubernetes plugin/pkg/auth/authorizer/rbac/bootstrappolicy)
+# that reaches every ServiceAccount through a group. A binding is recognised as default policy only by
+# its name, the ClusterRole it references AND the groups it names; the label
+# kubernetes.io/bootstrapping=rbac-defaults is ignored (anybody who can write bindings can set it).
+# Even then only these rules are covered: a default ClusterRole that was changed to grant more is
+# reported like any other grant.
+_DISCOVERY_URLS = ['/healthz', '/livez', '/readyz', '/version', '/version/']
+DEFAULT_POLICY = {
+    'system:basic-user': {
+        'groups': ('system:authenticated',),
+        'rules': [
+            {'apiGroups': ['authorization.k8s.io'], 'resources': ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+             'verbs': ['create'], 'resourceNames': [], 'nonResourceURLs': []},
+            {'apiGroups': ['authentication.k8s.io'], 'resources': ['selfsubjectreviews'], 'verbs': ['create'],
+             'resourceNames': [], 'nonResourceURLs': []},
+        ],
+    },
+    'system:discovery': {
+        'groups': ('system:authenticated',),
+        'rules': [{'apiGroups': [], 'resources': [], 'verbs': ['get'], 'resourceNames': [],
+                   'nonResourceURLs': _DISCOVERY_URLS + ['/api', '/api/*', '/apis', '/apis/*', '/openapi',
+                                                         '/openapi/*']}],
+    },
+    'system:public-info-viewer': {
+        'groups': ('system:authenticated', 'system:unauthenticated'),
+        'rules': [{'apiGroups': [], 'resources': [], 'verbs': ['get'], 'resourceNames': [],
+                   'nonResourceURLs': list(_DISCOVERY_URLS)}],
+    },
+    'system:service-account-issuer-discovery': {
+        'groups': ('system:serviceaccounts',),
+        'rules': [{'apiGroups': [], 'resources': [], 'verbs': ['get'], 'resourceNames': [],
+                   'nonResourceURLs': ['/.well-known/openid-configuration', '/.well-known/openid-configuration/',
+                                       '/openid/v1/jwks', '/openid/v1/jwks/']}],
+    },
+}
+
+# Known escalation paths inside a namespace (and a few cluster-wide ones), after the rule lists of
+# rbac-police (PaloAltoNetworks/rbac-police lib/*.rego) and KubiScan (cyberark/KubiScan risky_roles.yaml).
+# id -> (triggers, reason); a trigger is (verbs, API group, resources). A binding triggers a risk when one
+# of its rules allows one of these requests for at least one object name (resourceNames narrow a risk,
+# they do not remove it: patching one named Deployment still sets its serviceAccountName).
+_POD_CONTROLLERS = (
+    (('create', 'update', 'patch'), 'apps', ('deployments', 'replicasets', 'statefulsets', 'daemonsets')),
+    (('create', 'update', 'patch'), 'batch', ('jobs', 'cronjobs')),
+    (('create', 'update', 'patch'), '', ('replicationcontrollers',)),
+)
+RISKS = {
+    'assign-service-account': (
+        ((('create',), '', ('pods',)),) + _POD_CONTROLLERS,
+        'can start a pod that runs as any ServiceAccount of {scope} and so act with its rights and token{holders}'),
+    'modify-pods': (
+        ((('update', 'patch'), '', ('pods',)),),
+        'can replace the image of a running pod and so run code as that pod\'s ServiceAccount'),
+    'exec-into-pods': (
+        ((('create', 'get'), '', ('pods/exec', 'pods/attach')),
+         (('update', 'patch'), '', ('pods/ephemeralcontainers',))),
+        'can run commands inside other pods of {scope} and read their ServiceAccount tokens'),
+    'read-secrets': (
+        ((('get', 'list', 'watch'), '', ('secrets',)),),
+        'can read Secrets of {scope}: every credential there, and the token of any ServiceAccount that has a '
+        'Secret of type ' + TOKEN_SECRET_TYPE + ' (token theft){holders}'),
+    'issue-token-secrets': (
+        ((('create', 'update', 'patch'), '', ('secrets',)),),
+        'can create a Secret of type ' + TOKEN_SECRET_TYPE + ' for any ServiceAccount of {scope}; the token '
+        'controller fills in a long-lived token for it{holders}'),
+    'token-request': (
+        ((('create',), '', ('serviceaccounts/token',)),),
+        'can mint a token for any ServiceAccount of {scope} (TokenRequest){holders}'),
+    'rbac-bind': (
+        ((('bind',), RBAC_GROUP, ('roles', 'clusterroles')),),
+        'can bind Roles/ClusterRoles that hold rights it does not have (RBAC escalation check bypassed)'),
+    'rbac-escalate': (
+        ((('escalate',), RBAC_GROUP, ('roles', 'clusterroles')),),
+        'can write rights it does not hold into Roles/ClusterRoles (RBAC escalation check bypassed)'),
+    'rbac-modify': (
+        ((('create', 'update', 'patch'), RBAC_GROUP,
+          ('roles', 'rolebindings', 'clusterroles', 'clusterrolebindings')),),
+        'can change Roles or bindings: add subjects to existing bindings, hand its rights to other accounts'),
+    'impersonate': (
+        ((('impersonate',), '', ('users', 'groups', 'serviceaccounts')),
+         (('impersonate',), 'authentication.k8s.io', ('uids', 'userextras'))),
+        'can act as another user, group or ServiceAccount (system:masters included)'),
+    'nodes-proxy': (
+        ((('get', 'create'), '', ('nodes/proxy',)),),
+        'can call the kubelet API of every node: exec into any pod on it'),
+    'approve-csr': (
+        ((('update', 'patch'), 'certificates.k8s.io', ('certificatesigningrequests/approval',)),),
+        'can approve certificate signing requests: issue client certificates for any user'),
+    'webhooks': (
+        ((('create', 'update', 'patch'), 'admissionregistration.k8s.io',
+          ('mutatingwebhookconfigurations', 'validatingwebhookconfigurations')),),
+        'can intercept and change every object written to the API server'),
+    'persistent-volumes': (
+        ((('create', 'update', 'patch'), '', ('persistentvolumes',)),),
+        'can create a hostPath PersistentVolume and so mount any node\'s filesystem'),
+    'wildcard': (
+        (),
+        'a rule with "*" grants every present and future verb/resource/API group it matches'),
+}
 
 # One authorization question. namespace '' = cluster scope / all namespaces;
 # path is set (and resource empty) for non-resource URLs.
@@ -213,6 +316,41 @@ def load_matrix(data, where='matrix'):
             'rules': [normalize_rule(r, '%s.rules[%d]' % (here, i)) for i, r in enumerate(rules)],
             'enabledBy': spec.get('enabledBy', spec.get('value')),
         }
+    out['acceptedRisks'] = load_accepted_risks(data.get('acceptedRisks'), out, where)
+    return out
+
+
+def load_accepted_risks(data, matrix, where='matrix'):
+    """Validate ``acceptedRisks``: {component: [{risk, reason, optional?}]} (see docs/permission-matrix.md)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MatrixError('%s: "acceptedRisks" must be a mapping of component -> list of {risk, reason}' % where)
+    out = {}
+    for component, entries in data.items():
+        here = '%s: acceptedRisks.%s' % (where, component)
+        if component not in matrix['serviceAccounts']:
+            raise MatrixError('%s: component "%s" is not in serviceAccounts' % (here, component))
+        if not isinstance(entries, list):
+            raise MatrixError('%s must be a list of {risk, reason}' % here)
+        out[str(component)] = []
+        for i, entry in enumerate(entries):
+            spot = '%s[%d]' % (here, i)
+            if not isinstance(entry, dict):
+                raise MatrixError('%s: an accepted risk must be a mapping {risk, reason}, got %r' % (spot, entry))
+            unknown = set(entry) - {'risk', 'reason', 'optional'}
+            if unknown:
+                raise MatrixError('%s: unknown key(s) %s' % (spot, ', '.join(sorted(unknown))))
+            risk = entry.get('risk')
+            if risk not in RISKS:
+                raise MatrixError('%s: unknown risk %r (known: %s)' % (spot, risk, ', '.join(sorted(RISKS))))
+            reason = entry.get('reason')
+            if not isinstance(reason, str) or not reason.strip():
+                raise MatrixError('%s: "reason" is required: say why the %s risk is accepted' % (spot, risk))
+            optional = entry.get('optional')
+            if optional is not None and optional not in matrix['optional']:
+                raise MatrixError('%s: optional %r is not in the matrix\'s "optional" section' % (spot, optional))
+            out[str(component)].append({'risk': risk, 'reason': ' '.join(reason.split()), 'optional': optional})
     return out
 
 
@@ -364,7 +502,7 @@ class RbacIndex(object):
     """Roles, ClusterRoles, bindings and ServiceAccounts, with RBAC's lookup rules."""
 
     def __init__(self, roles=None, cluster_roles=None, role_bindings=None, cluster_role_bindings=None,
-                 service_accounts=None):
+                 service_accounts=None, workloads=None):
         self.roles = {}
         for role in roles or []:
             self.roles[(_meta(role).get('namespace') or '', _meta(role).get('name'))] = role
@@ -372,23 +510,34 @@ class RbacIndex(object):
         self.role_bindings = list(role_bindings or [])
         self.cluster_role_bindings = list(cluster_role_bindings or [])
         self.service_accounts = list(service_accounts or [])
+        self.workloads = list(workloads or [])
         self._aggregated = {}
 
     @classmethod
     def from_objects(cls, docs, default_namespace):
-        """Index rendered manifests; namespaced objects without a namespace get ``default_namespace``."""
-        buckets = dict((k, []) for k in RBAC_KINDS)
+        """Index rendered manifests; namespaced objects without a namespace get ``default_namespace``.
+
+        Every namespace has a ``default`` ServiceAccount (the API server creates it), so one is added
+        for ``default_namespace`` when the manifests do not hold it: bindings to it are then reviewed.
+        """
+        buckets = dict((k, []) for k in RBAC_KINDS + WORKLOAD_KINDS)
         for obj in flatten_objects(docs):
             kind = obj.get('kind')
             if kind not in buckets:
                 continue
             obj = copy.deepcopy(obj)
             meta = obj.setdefault('metadata', {})
-            if kind in ('Role', 'RoleBinding', 'ServiceAccount') and not meta.get('namespace'):
+            if kind not in ('ClusterRole', 'ClusterRoleBinding') and not meta.get('namespace'):
                 meta['namespace'] = default_namespace
             buckets[kind].append(obj)
+        sas = buckets['ServiceAccount']
+        if not any(_meta(sa).get('name') == DEFAULT_SERVICE_ACCOUNT and _meta(sa).get('namespace') == default_namespace
+                   for sa in sas):
+            sas.append({'apiVersion': 'v1', 'kind': 'ServiceAccount',
+                        'metadata': {'name': DEFAULT_SERVICE_ACCOUNT, 'namespace': default_namespace}})
+        workloads = [w for kind in WORKLOAD_KINDS for w in buckets[kind]]
         return cls(buckets['Role'], buckets['ClusterRole'], buckets['RoleBinding'],
-                   buckets['ClusterRoleBinding'], buckets['ServiceAccount'])
+                   buckets['ClusterRoleBinding'], sas, workloads)
 
     def cluster_role_rules(self, name):
         """Rules of a ClusterRole, including aggregated ones (None when it does not exist)."""
@@ -440,8 +589,7 @@ class RbacIndex(object):
             subject = (direct or matched)[0]
             role_ref = binding.get('roleRef') or {}
             rules = self.role_ref_rules(role_ref, ns)
-            baseline = (kind == 'ClusterRoleBinding' and not direct
-                        and (meta.get('labels') or {}).get(BOOTSTRAP_LABEL) == BOOTSTRAP_VALUE)
+            baseline = is_default_policy(kind, meta.get('name'), role_ref, matched)
             ref = binding_ref(kind, meta.get('name'), ns)
             ignored = any(fnmatch.fnmatchcase(ref, pattern) for pattern in ignore or [])
             out.append({
@@ -453,11 +601,38 @@ class RbacIndex(object):
                 'subject': _subject_text(subject, ns),
                 'via_group': not direct,
                 'baseline': baseline,
+                'bootstrap_label': (meta.get('labels') or {}).get(BOOTSTRAP_LABEL) == BOOTSTRAP_VALUE,
                 'ignored': ignored,
                 'rules': rules or [],
             })
         out.sort(key=lambda b: (b['kind'], b['namespace'] or '', b['name'] or ''))
         return out
+
+
+def is_default_policy(kind, name, role_ref, matched_subjects):
+    """Is this binding, as it reaches the account, one of the API server's default-policy bindings?
+
+    True only for a ClusterRoleBinding with a name of :data:`DEFAULT_POLICY` that references the
+    ClusterRole of the same name and reaches the account only through that entry's groups. Labels
+    play no part.
+    """
+    policy = DEFAULT_POLICY.get(name)
+    if kind != 'ClusterRoleBinding' or policy is None:
+        return False
+    role_ref = role_ref or {}
+    if role_ref.get('kind') != 'ClusterRole' or role_ref.get('name') != name:
+        return False
+    if (role_ref.get('apiGroup') or RBAC_GROUP) != RBAC_GROUP:
+        return False
+    return bool(matched_subjects) and all(
+        s.get('kind') == 'Group' and s.get('name') in policy['groups'] for s in matched_subjects)
+
+
+def default_policy_rules(binding):
+    """The rules a recognised default-policy binding is known to grant ([] for any other binding)."""
+    if not binding.get('baseline'):
+        return []
+    return DEFAULT_POLICY[binding['name']]['rules']
 
 
 def binding_ref(kind, name, namespace=None):
@@ -508,20 +683,23 @@ def grant_accesses(rule, namespace):
 
 
 def find_excess(bindings, namespace, expected_rules, cluster_rules):
-    """Grants from non-baseline bindings that the matrix does not cover.
+    """Grants from bindings that the matrix does not cover.
 
     A grant through a RoleBinding in the release namespace is covered by the component's rules
     (or enabled optional cluster rules); anything granted through a ClusterRoleBinding
     (namespace '*') or in another namespace is covered only by enabled optional cluster rules.
+    A recognised default-policy binding (:func:`is_default_policy`) is covered for the rules the
+    API server's default policy gives it, and no more. Ignored bindings are skipped.
     """
     out = []
     seen = set()
     for binding in bindings:
-        if binding['baseline'] or binding['ignored']:
+        if binding['ignored']:
             continue
+        known = default_policy_rules(binding)
         if binding['kind'] == 'ClusterRoleBinding':
             scope = ALL_NAMESPACES
-            cover = cluster_rules
+            cover = cluster_rules + known
         else:
             scope = binding['namespace']
             cover = (expected_rules + cluster_rules) if scope == namespace else cluster_rules
@@ -550,6 +728,215 @@ def offline_checker(bindings):
     return check
 
 
+# ---------------------------------------------------------------------------
+# escalation risks
+# ---------------------------------------------------------------------------
+
+# resources a RoleBinding cannot grant (cluster-scoped); ("bind", "clusterroles") is the exception:
+# it lets a RoleBinding in the namespace reference a ClusterRole
+CLUSTER_SCOPED = frozenset(['persistentvolumes', 'nodes', 'certificatesigningrequests', 'clusterroles',
+                            'clusterrolebindings', 'mutatingwebhookconfigurations',
+                            'validatingwebhookconfigurations', 'users', 'groups', 'uids', 'userextras'])
+
+
+def rule_allows_some_name(rule, access):
+    """Like :func:`rule_allows`, but a rule narrowed by resourceNames allows the access for its names."""
+    if rule.get('resourceNames'):
+        rule = dict(rule, resourceNames=[])
+    return rule_allows(rule, access)
+
+
+def has_wildcard(rule):
+    """A "*" verb, API group, resource (or "*/subresource") or non-resource URL."""
+    return ('*' in (rule.get('verbs') or []) or '*' in (rule.get('apiGroups') or [])
+            or '*' in (rule.get('nonResourceURLs') or [])
+            or any(r == '*' or r.startswith('*/') for r in rule.get('resources') or []))
+
+
+def _risk_hits(risk_id, rule, binding_kind):
+    """(verb, group, resource) triples of ``rule`` that open risk ``risk_id``."""
+    if risk_id == 'wildcard':
+        if not has_wildcard(rule):
+            return []
+        return [(verb, group, resource) for verb in rule.get('verbs') or []
+                for group in (rule.get('apiGroups') or [''])
+                for resource in (rule.get('resources') or rule.get('nonResourceURLs') or [''])]
+    hits = []
+    for verbs, group, resources in RISKS[risk_id][0]:
+        for resource in resources:
+            base = resource.split('/', 1)[0]
+            if binding_kind == 'RoleBinding' and base in CLUSTER_SCOPED and (base, verbs) != ('clusterroles', ('bind',)):
+                continue
+            for verb in verbs:
+                if rule_allows_some_name(rule, make_access(verb, group, resource)):
+                    hits.append((verb, group, resource))
+    return hits
+
+
+def scope_text(scope):
+    return 'every namespace' if scope == ALL_NAMESPACES else 'namespace %s' % scope
+
+
+def find_risks(bindings, namespace, accepted=(), holders=()):
+    """Known escalation paths the bindings open: one entry per (risk, binding).
+
+    ``accepted``: the component's accepted risks from the matrix, each {risk, reason, optional}, where
+    ``optional`` is None (accepted in the release namespace only) or an enabled optional entry
+    (accepted at every scope). ``holders``: other ServiceAccounts of the namespace that hold rights,
+    named in the reason of the paths that lead to them. A risk through an ignored binding is listed
+    as accepted (the operator chose to ignore that binding).
+    """
+    out = []
+    for binding in bindings:
+        scope = ALL_NAMESPACES if binding['kind'] == 'ClusterRoleBinding' else binding['namespace']
+        found = {}
+        for rule in binding['rules']:
+            for risk_id in RISKS:
+                hits = _risk_hits(risk_id, rule, binding['kind'])
+                if not hits:
+                    continue
+                item = found.setdefault(risk_id, {'verbs': [], 'resources': [], 'names': []})
+                for verb, group, resource in hits:
+                    text = resource_text({'group': group if group != '*' else '*', 'resource': resource})
+                    if verb not in item['verbs']:
+                        item['verbs'].append(verb)
+                    if text not in item['resources']:
+                        item['resources'].append(text)
+                for name in rule.get('resourceNames') or []:
+                    if name not in item['names']:
+                        item['names'].append(name)
+        for risk_id in RISKS:
+            if risk_id not in found:
+                continue
+            item = found[risk_id]
+            if holders and (scope == namespace or scope == ALL_NAMESPACES):
+                who = ' (ServiceAccounts of %s that hold rights: %s)' % (namespace, ', '.join(holders))
+            else:
+                who = ''
+            reason = RISKS[risk_id][1].format(scope=scope_text(scope), holders=who)
+            if item['names']:
+                reason += '; limited to %s, which does not remove the risk' % ', '.join(item['names'])
+            acceptance = None
+            if binding['ignored']:
+                acceptance = 'binding matches ignore_bindings'
+            else:
+                for entry in accepted:
+                    if entry['risk'] == risk_id and (entry.get('optional') or scope == namespace):
+                        acceptance = entry['reason']
+                        break
+            out.append({
+                'risk': risk_id,
+                'verbs': item['verbs'],
+                'resources': item['resources'],
+                'resource_names': item['names'],
+                'namespace': scope,
+                'granted_by': binding_ref(binding['kind'], binding['name'], binding['namespace']),
+                'role': binding['role'],
+                'reason': reason,
+                'accepted': acceptance is not None,
+                'accepted_reason': acceptance,
+            })
+    return out
+
+
+def accepted_risks_for(matrix, component, enabled_optional=()):
+    """The component's accepted risks; those tied to an optional entry only when it is enabled."""
+    entries = (matrix.get('acceptedRisks') or {}).get(component) or [] if component else []
+    return [e for e in entries if not e.get('optional') or e['optional'] in enabled_optional]
+
+
+# ---------------------------------------------------------------------------
+# workloads: which ServiceAccount every pod (template) runs as
+# ---------------------------------------------------------------------------
+
+SEVERITY_FAIL = 'fail'
+SEVERITY_WARN = 'warn'
+
+
+def pod_template(obj):
+    """(pod spec, pod metadata) of a Pod or of a workload's pod template."""
+    spec = obj.get('spec') or {}
+    if obj.get('kind') == 'Pod':
+        return spec, _meta(obj)
+    if obj.get('kind') == 'CronJob':
+        template = ((spec.get('jobTemplate') or {}).get('spec') or {}).get('template') or {}
+    else:
+        template = spec.get('template') or {}
+    return template.get('spec') or {}, template.get('metadata') or {}
+
+
+def mounts_token(pod_spec, service_account):
+    """Does the pod get a token of its ServiceAccount (automount, or a projected token volume)?"""
+    for volume in pod_spec.get('volumes') or []:
+        for source in (volume.get('projected') or {}).get('sources') or []:
+            if source.get('serviceAccountToken') is not None:
+                return True
+    automount = pod_spec.get('automountServiceAccountToken')
+    if automount is None and service_account is not None:
+        automount = service_account.get('automountServiceAccountToken')
+    return automount is not False
+
+
+def review_workloads(workloads, namespace, release, matrix, accounts, component_accounts):
+    """Compare the ServiceAccount of every pod and pod template of the namespace with the matrix.
+
+    ``accounts``: name -> ServiceAccount object (every account of the namespace);
+    ``component_accounts``: component -> name of the release's ServiceAccount for it.
+    Returns one entry per object: {kind, name, component, service_account, expected_service_account,
+    token, problem, severity}; severity is None (fine), 'warn' (listed) or 'fail'.
+    """
+    release_accounts = dict((name, comp) for comp, name in component_accounts.items())
+    out = []
+    for obj in workloads:
+        meta = _meta(obj)
+        if (meta.get('namespace') or namespace) != namespace:
+            continue
+        pod_spec, pod_meta = pod_template(obj)
+        labels = dict(meta.get('labels') or {})
+        labels.update(pod_meta.get('labels') or {})
+        sa_name = pod_spec.get('serviceAccountName') or pod_spec.get('serviceAccount') or DEFAULT_SERVICE_ACCOUNT
+        in_release = bool(release) and labels.get(INSTANCE_LABEL) == release
+        component = labels.get(COMPONENT_LABEL) if in_release else None
+        expected = component_accounts.get(component) if component else None
+        token = mounts_token(pod_spec, accounts.get(sa_name))
+        problem, severity = None, None
+        if sa_name not in accounts:
+            problem, severity = 'runs as ServiceAccount %s, which does not exist in %s' % (sa_name, namespace), \
+                SEVERITY_FAIL
+        elif in_release and component in matrix['serviceAccounts']:
+            if expected is None:
+                problem, severity = ('runs as %s; the release has no ServiceAccount for component %s'
+                                     % (sa_name, component)), SEVERITY_FAIL
+            elif sa_name != expected:
+                problem, severity = ('runs as %s, not as %s, the ServiceAccount of its component %s'
+                                     % (sa_name, expected, component)), SEVERITY_FAIL
+        elif sa_name in release_accounts:
+            problem, severity = ('%s runs as %s, the ServiceAccount of component %s, and holds its rights'
+                                 % ('is not part of that component and' if in_release else
+                                    'is not part of release %s and' % release,
+                                    sa_name, release_accounts[sa_name])), SEVERITY_FAIL
+        if problem is None and sa_name == DEFAULT_SERVICE_ACCOUNT:
+            if token:
+                problem, severity = ('runs as the namespace\'s default ServiceAccount with its token mounted; '
+                                     'give it its own ServiceAccount'), SEVERITY_FAIL
+            else:
+                problem, severity = ('runs as the namespace\'s default ServiceAccount (no token mounted)',
+                                     SEVERITY_WARN)
+        if problem is None and in_release and component not in matrix['serviceAccounts']:
+            problem, severity = ('component %s is not in the matrix; it runs as %s'
+                                 % (component or '(no %s label)' % COMPONENT_LABEL, sa_name)), SEVERITY_FAIL
+        out.append({'kind': obj.get('kind'), 'name': meta.get('name'), 'component': component,
+                    'service_account': sa_name, 'expected_service_account': expected, 'token': token,
+                    'problem': problem, 'severity': severity})
+    out.sort(key=lambda w: (WORKLOAD_KINDS.index(w['kind']) if w['kind'] in WORKLOAD_KINDS else 99,
+                            w['name'] or ''))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# review
+# ---------------------------------------------------------------------------
+
 def review_service_account(sa, component, matrix, namespace, other_namespace, bindings, check,
                            enabled_optional=(), extra_probes=()):
     """Compare one ServiceAccount with its component's matrix entry.
@@ -565,7 +952,7 @@ def review_service_account(sa, component, matrix, namespace, other_namespace, bi
     cluster_rules = []
     for key in enabled_optional:
         opt = matrix['optional'][key]
-        if not opt['components'] or component in opt['components']:
+        if entry and (not opt['components'] or component in opt['components']):
             cluster_rules.extend(opt['rules'])
     missing = []
     checks = 0
@@ -602,25 +989,43 @@ def review_service_account(sa, component, matrix, namespace, other_namespace, bi
         'name': name,
         'namespace': meta.get('namespace') or namespace,
         'component': component,
+        'managed': entry is not None,
         'missing': missing,
         'excess': excess,
+        'risks': [],
         'bindings': [dict((k, v) for k, v in b.items()) for b in bindings],
+        'used_by': [],
         'checks': checks,
         'automount_token': {'expected': automount_expected, 'actual': automount_actual},
+        'notes': [],
         'warnings': warnings,
         'errors': [],
     }
 
 
+def holds_rights(bindings):
+    """Does any binding grant the account something beyond the known default policy?"""
+    for binding in bindings:
+        known = default_policy_rules(binding)
+        scope = '' if binding['kind'] == 'ClusterRoleBinding' else binding['namespace']
+        for rule in binding['rules']:
+            if any(not rules_allow(known, acc) for acc in grant_accesses(rule, scope)):
+                return True
+    return False
+
+
 def review(matrix, namespace, release, service_accounts, index, checker_for, components=None,
            enabled_optional=(), extra_probes=(), other_namespace=None, ignore_bindings=(),
            fail_on_excess=True):
-    """Review every ServiceAccount of a release.
+    """Review every ServiceAccount of the namespace and the ServiceAccount of every workload.
 
-    ``service_accounts``: ServiceAccount objects of the release (already filtered by label).
-    ``checker_for(sa_namespace, sa_name, bindings)`` returns the access check for one account.
-    Returns {'service_accounts': [...], 'errors': [...], 'warnings': [...], 'summary': {...},
-    'failed': bool}.
+    ``service_accounts``: ServiceAccount objects to review; every ServiceAccount of ``namespace`` in
+    ``index`` is reviewed as well, so passing only the release's accounts cannot hide another one.
+    Accounts labelled ``app.kubernetes.io/instance=<release>`` are compared with their component's
+    matrix entry; every other account (the namespace's ``default`` included) is expected to hold no
+    rights. ``checker_for(sa_namespace, sa_name, bindings)`` returns the access check for one account.
+    Returns {'service_accounts': [...], 'workloads': [...], 'errors': [...], 'warnings': [...],
+    'summary': {...}, 'failed': bool}.
     """
     other_namespace = pick_other_namespace(namespace, other_namespace or 'kube-system')
     errors = []
@@ -633,47 +1038,87 @@ def review(matrix, namespace, release, service_accounts, index, checker_for, com
     for comp in wanted:
         if comp not in matrix['serviceAccounts']:
             errors.append('component "%s" is not in the matrix' % comp)
+    accounts = {}
+    for sa in list(service_accounts) + list(index.service_accounts):
+        meta = _meta(sa)
+        if (meta.get('namespace') or namespace) == namespace and meta.get('name') not in accounts:
+            accounts[meta.get('name')] = sa
+    bindings_of = dict((name, index.bindings_for(namespace, name, ignore_bindings)) for name in accounts)
+    holders = sorted(name for name in accounts if holds_rights(bindings_of[name]))
     results = []
     seen_components = set()
-    for sa in sorted(service_accounts, key=lambda s: _meta(s).get('name') or ''):
-        meta = _meta(sa)
-        name = meta.get('name')
-        sa_ns = meta.get('namespace') or namespace
-        component = (meta.get('labels') or {}).get(COMPONENT_LABEL)
-        bindings = index.bindings_for(sa_ns, name, ignore_bindings)
-        result = review_service_account(sa, component, matrix, namespace, other_namespace, bindings,
-                                        checker_for(sa_ns, name, bindings), enabled_optional, extra_probes)
-        if not component:
-            result['errors'].append('ServiceAccount %s/%s has no %s label' % (sa_ns, name, COMPONENT_LABEL))
-        elif component not in matrix['serviceAccounts']:
-            result['errors'].append('ServiceAccount %s/%s: component "%s" is missing from the matrix'
-                                    % (sa_ns, name, component))
+    component_accounts = {}
+    for name in sorted(accounts):
+        sa = accounts[name]
+        labels = _meta(sa).get('labels') or {}
+        managed = bool(release) and labels.get(INSTANCE_LABEL) == release
+        component = labels.get(COMPONENT_LABEL) if managed else None
+        bindings = bindings_of[name]
+        known = component if component in matrix['serviceAccounts'] else None
+        result = review_service_account(sa, known, matrix, namespace, other_namespace, bindings,
+                                        checker_for(namespace, name, bindings), enabled_optional, extra_probes)
+        result['component'] = component
+        result['managed'] = managed
+        result['risks'] = find_risks(bindings, namespace, accepted_risks_for(matrix, known, enabled_optional),
+                                     [h for h in holders if h != name])
+        for binding in bindings:
+            if binding['bootstrap_label'] and not binding['baseline'] and not binding['ignored']:
+                result['notes'].append('%s carries the label %s=%s but is not a default-policy binding (name, '
+                                       'role and groups do not match); its grants are counted'
+                                       % (binding_ref(binding['kind'], binding['name'], binding['namespace']),
+                                          BOOTSTRAP_LABEL, BOOTSTRAP_VALUE))
+        if managed:
+            if not component:
+                result['errors'].append('ServiceAccount %s/%s has no %s label' % (namespace, name, COMPONENT_LABEL))
+            elif component not in matrix['serviceAccounts']:
+                result['errors'].append('ServiceAccount %s/%s: component "%s" is missing from the matrix'
+                                        % (namespace, name, component))
+            else:
+                seen_components.add(component)
+                component_accounts.setdefault(component, name)
+        elif name == DEFAULT_SERVICE_ACCOUNT:
+            result['notes'].append('the namespace\'s default ServiceAccount: every pod without serviceAccountName '
+                                   'runs as it; it must hold no rights')
         else:
-            seen_components.add(component)
+            result['notes'].append('not part of release %s (no label %s=%s): it must hold no rights'
+                                   % (release, INSTANCE_LABEL, release))
         results.append(result)
     for comp in wanted:
         if comp in matrix['serviceAccounts'] and comp not in seen_components:
             errors.append('component "%s": no ServiceAccount labelled %s=%s,%s=%s in namespace %s'
                           % (comp, INSTANCE_LABEL, release, COMPONENT_LABEL, comp, namespace))
+    workloads = review_workloads(index.workloads, namespace, release, matrix, accounts, component_accounts)
+    by_account = dict((r['name'], r) for r in results)
+    for workload in workloads:
+        if workload['service_account'] in by_account:
+            by_account[workload['service_account']]['used_by'].append('%s/%s' % (workload['kind'], workload['name']))
     for result in results:
         forbidden = [e for e in result['excess'] if e['reason'] == REASON_FORBIDDEN]
-        result['failed'] = bool(result['missing'] or forbidden or result['errors']
+        risky = [r for r in result['risks'] if not r['accepted']]
+        result['failed'] = bool(result['missing'] or forbidden or result['errors'] or risky
                                 or (fail_on_excess and result['excess']))
-    summary = summarize(results, errors)
+    summary = summarize(results, errors, workloads)
     warnings = [w for r in results for w in r['warnings']]
-    failed = bool(errors) or any(r['failed'] for r in results)
-    return {'service_accounts': results, 'errors': errors, 'warnings': warnings, 'summary': summary,
-            'failed': failed, 'other_namespace': other_namespace}
+    warnings += ['%s/%s %s' % (w['kind'], w['name'], w['problem']) for w in workloads
+                 if w['severity'] == SEVERITY_WARN]
+    failed = (bool(errors) or any(r['failed'] for r in results)
+              or any(w['severity'] == SEVERITY_FAIL for w in workloads))
+    return {'service_accounts': results, 'workloads': workloads, 'errors': errors, 'warnings': warnings,
+            'summary': summary, 'failed': failed, 'other_namespace': other_namespace}
 
 
-def summarize(results, errors=()):
+def summarize(results, errors=(), workloads=()):
     excess = [e for r in results for e in r['excess']]
+    risks = [k for r in results for k in r.get('risks') or []]
     return {
         'service_accounts': len(results),
         'failed': sum(1 for r in results if r.get('failed')),
         'missing': sum(len(r['missing']) for r in results),
         'excess': sum(1 for e in excess if e['reason'] == REASON_NOT_IN_MATRIX),
         'forbidden_allowed': sum(1 for e in excess if e['reason'] == REASON_FORBIDDEN),
+        'risks': sum(1 for k in risks if not k['accepted']),
+        'accepted_risks': sum(1 for k in risks if k['accepted']),
+        'workload_findings': sum(1 for w in workloads if w['severity'] == SEVERITY_FAIL),
         'errors': len(errors) + sum(len(r['errors']) for r in results),
         'checks': sum(r['checks'] for r in results),
     }
@@ -730,6 +1175,10 @@ def report_rows(result, max_rows=60):
     for key in groups:
         label, resource, name, ns, granted, role = key
         rows.append((sa, comp, label, ','.join(merged[key]), resource, name, ns, granted, role))
+    for risk in result.get('risks') or []:
+        rows.append((sa, comp, 'ACCEPTED' if risk['accepted'] else 'RISK', ','.join(risk['verbs']),
+                     '%s: %s' % (risk['risk'], ','.join(risk['resources'])), ','.join(risk['resource_names']),
+                     namespace_text(risk['namespace']), risk['granted_by'], risk['role']))
     if result.get('errors'):
         rows.append((sa, comp, 'ERROR', '', '(see ERROR lines below)', '', '', '', ''))
     if not rows:
@@ -741,8 +1190,31 @@ def report_rows(result, max_rows=60):
     return rows
 
 
-def render_table(results, errors=(), summary=None):
-    """A fixed-width table (list of lines): one block per ServiceAccount, then errors and a summary."""
+def finding_lines(results, workloads=()):
+    """The reasons behind RISK/ACCEPTED rows, workload findings and notes of failed accounts."""
+    lines = []
+    for result in results:
+        for risk in result.get('risks') or []:
+            label = 'ACCEPTED' if risk['accepted'] else 'RISK'
+            text = '%s %s: %s via %s: %s' % (label, result.get('name'), risk['risk'], risk['granted_by'],
+                                             risk['reason'])
+            if risk['accepted']:
+                text += ' -- accepted: %s' % risk['accepted_reason']
+            lines.append(text)
+        if result.get('failed'):
+            lines.extend('NOTE %s: %s' % (result.get('name'), note) for note in result.get('notes') or [])
+    for workload in workloads:
+        if workload.get('severity'):
+            label = 'WORKLOAD' if workload['severity'] == SEVERITY_FAIL else 'WARNING'
+            component = ' (component %s)' % workload['component'] if workload['component'] else ''
+            lines.append('%s %s/%s%s: %s' % (label, workload['kind'], workload['name'], component,
+                                             workload['problem']))
+    return lines
+
+
+def render_table(results, errors=(), summary=None, workloads=()):
+    """A fixed-width table (list of lines): one block per ServiceAccount, then the reasons of risks,
+    workload findings, errors and a summary."""
     rows = []
     for result in results:
         block = report_rows(result)
@@ -758,11 +1230,13 @@ def render_table(results, errors=(), summary=None):
     fmt = '  '.join('%%-%ds' % w for w in widths)
     lines = [(fmt % TABLE_COLUMNS).rstrip(), '  '.join('-' * w for w in widths)]
     lines += [(fmt % row).rstrip() for row in cells]
+    lines += finding_lines(results, workloads)
     for err in [e for r in results for e in r.get('errors') or []] + list(errors):
         lines.append('ERROR: %s' % err)
-    summary = summary or summarize(results, errors)
+    summary = summary or summarize(results, errors, workloads)
     lines.append('service accounts: %(service_accounts)d checked, %(failed)d failed; missing: %(missing)d, '
-                 'excess: %(excess)d, forbidden allowed: %(forbidden_allowed)d, errors: %(errors)d; '
+                 'excess: %(excess)d, forbidden allowed: %(forbidden_allowed)d, risks: %(risks)d '
+                 '(accepted: %(accepted_risks)d), workload findings: %(workload_findings)d, errors: %(errors)d; '
                  'checks: %(checks)d' % summary)
     return lines
 
@@ -809,19 +1283,45 @@ def sar_checker(client, sa_namespace, sa_name):
 def fetch_index(client, namespace, release):
     """List the release's ServiceAccounts and all RBAC objects of the cluster into an RbacIndex."""
     rbac = '/apis/rbac.authorization.k8s.io/v1'
-    sas = client.list_items('/api/v1/namespaces/%s/serviceaccounts' % namespace,
-                            label_selector='%s=%s' % (INSTANCE_LABEL, release))
+    # every ServiceAccount of the namespace, not only the release's: an unlabelled one with rights,
+    # or the namespace's default one, is as usable by a pod (and by whoever can create pods) as ours
+    sas = client.list_items('/api/v1/namespaces/%s/serviceaccounts' % namespace)
+    workloads = []
+    for kind, path in WORKLOAD_PATHS:
+        for obj in client.list_items(path % namespace):
+            obj.setdefault('kind', kind)  # list items carry no kind
+            workloads.append(obj)
     return RbacIndex(
         roles=client.list_items(rbac + '/roles'),
         cluster_roles=client.list_items(rbac + '/clusterroles'),
         role_bindings=client.list_items(rbac + '/rolebindings'),
         cluster_role_bindings=client.list_items(rbac + '/clusterrolebindings'),
         service_accounts=sas,
+        workloads=workloads,
     )
 
 
+WORKLOAD_PATHS = (
+    ('Pod', '/api/v1/namespaces/%s/pods'),
+    ('Deployment', '/apis/apps/v1/namespaces/%s/deployments'),
+    ('StatefulSet', '/apis/apps/v1/namespaces/%s/statefulsets'),
+    ('DaemonSet', '/apis/apps/v1/namespaces/%s/daemonsets'),
+    ('ReplicaSet', '/apis/apps/v1/namespaces/%s/replicasets'),
+    ('Job', '/apis/batch/v1/namespaces/%s/jobs'),
+    ('CronJob', '/apis/batch/v1/namespaces/%s/cronjobs'),
+)
+
+
+def namespace_service_accounts(index, namespace):
+    """Every ServiceAccount of the namespace (what :func:`review` reviews)."""
+    return [sa for sa in index.service_accounts if (_meta(sa).get('namespace') or namespace) == namespace]
+
+
 def release_service_accounts(index, namespace, release):
-    """ServiceAccounts of the release in the namespace (label app.kubernetes.io/instance=<release>)."""
+    """ServiceAccounts of the release in the namespace (label app.kubernetes.io/instance=<release>).
+
+    :func:`review` reviews every account of the namespace whatever it is given.
+    """
     out = []
     for sa in index.service_accounts:
         meta = _meta(sa)
