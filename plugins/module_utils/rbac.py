@@ -1073,9 +1073,14 @@ def review(matrix, namespace, release, service_accounts, index, checker_for, com
             elif component not in matrix['serviceAccounts']:
                 result['errors'].append('ServiceAccount %s/%s: component "%s" is missing from the matrix'
                                         % (namespace, name, component))
+            elif component in component_accounts:
+                # one ServiceAccount per component: a second one would pass as the component silently
+                result['errors'].append('ServiceAccount %s/%s: component "%s" already has the ServiceAccount %s; '
+                                        'the matrix allows one per component'
+                                        % (namespace, name, component, component_accounts[component]))
             else:
                 seen_components.add(component)
-                component_accounts.setdefault(component, name)
+                component_accounts[component] = name
         elif name == DEFAULT_SERVICE_ACCOUNT:
             result['notes'].append('the namespace\'s default ServiceAccount: every pod without serviceAccountName '
                                    'runs as it; it must hold no rights')

@@ -894,3 +894,18 @@ def test_accepted_risks_are_validated(accepted, fragment):
     with pytest.raises(rbac.MatrixError) as err:
         rbac.load_matrix(data, where="permissions.yaml")
     assert fragment in str(err.value) and str(err.value).startswith("permissions.yaml")
+
+
+def test_a_second_account_claiming_a_component_is_an_error():
+    docs = load_docs("release.yaml")
+    twin = copy.deepcopy(next(d for d in docs if d["metadata"]["name"] == "r1-agent-manager"))
+    twin["metadata"]["name"] = "zz-agent-manager"
+    # bound to agent-manager's Role as well: it holds exactly agent-manager's rights
+    next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "r1-agent-manager")[
+        "subjects"].append({"kind": "ServiceAccount", "name": "zz-agent-manager"})
+    outcome = run_review(docs + [twin])
+    assert by_name(outcome)["zz-agent-manager"]["missing"] == [] and by_name(outcome)["zz-agent-manager"]["excess"] == []
+    assert outcome["failed"]
+    assert by_name(outcome)["zz-agent-manager"]["errors"] == [
+        'ServiceAccount ns1/zz-agent-manager: component "agent-manager" already has the ServiceAccount '
+        'r1-agent-manager; the matrix allows one per component']
