@@ -212,3 +212,37 @@ def test_the_charts_own_render_matches_its_matrix(tmp_path):
     assert result["matrix_path"].endswith("charts/kubiya-runner/permissions.yaml")
     assert not result.get("failed"), result.get("msg")
     assert result["summary"]["service_accounts"] == len(components) >= 5
+
+
+def test_offline_failure_names_the_account_the_workload_and_the_risk(tmp_path):
+    """The module's own report, from rendered objects: a binding to the namespace's default account, a
+    Deployment running as another component's account, and an escalation path."""
+    extra = yaml.safe_dump_all([
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "default-tokens"},
+         "rules": [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "default-tokens"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "default-tokens"},
+         "subjects": [{"kind": "ServiceAccount", "name": "default"}]},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "agent-manager", "labels": {"app.kubernetes.io/instance": "r1"}},
+         "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": {
+             "metadata": {"labels": {"app": "a", "app.kubernetes.io/instance": "r1",
+                                     "app.kubernetes.io/component": "agent-manager"}},
+             "spec": {"serviceAccountName": "r1-tool-manager", "containers": [{"name": "c", "image": "x:1"}]}}}},
+    ])
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+                        manifests=manifests_text("release.yaml") + "\n---\n" + extra)
+    assert result["failed"] is True and result["changed"] is False
+    msg = result["msg"]
+    assert "RISK default: token-request via RoleBinding/ns1/default-tokens: can mint a token for any " \
+           "ServiceAccount of namespace ns1 (TokenRequest)" in msg
+    assert "WORKLOAD Deployment/agent-manager (component agent-manager): runs as r1-tool-manager, not as " \
+           "r1-agent-manager" in msg
+    assert result["workloads"] == [{"kind": "Deployment", "name": "agent-manager", "component": "agent-manager",
+                                    "service_account": "r1-tool-manager",
+                                    "expected_service_account": "r1-agent-manager", "token": True,
+                                    "problem": "runs as r1-tool-manager, not as r1-agent-manager, the "
+                                               "ServiceAccount of its component agent-manager",
+                                    "severity": "fail"}]
+    summary = result["summary"]
+    assert (summary["risks"], summary["workload_findings"], summary["accepted_risks"]) == (1, 1, 2)
