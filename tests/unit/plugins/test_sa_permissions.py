@@ -211,7 +211,18 @@ def test_the_charts_own_render_matches_its_matrix(tmp_path):
                         release="r1", manifests=proc.stdout, components=components)
     assert result["matrix_path"].endswith("charts/kubiya-runner/permissions.yaml")
     assert not result.get("failed"), result.get("msg")
-    assert result["summary"]["service_accounts"] == len(components) >= 5
+    # every component's account, and the namespace's default one (holding nothing)
+    assert result["summary"]["service_accounts"] == len(components) + 1 >= 6
+    # every workload of the chart runs as its component's account ...
+    workloads = result["workloads"]
+    assert workloads and {w["kind"] for w in workloads} >= {"Deployment", "StatefulSet"}
+    assert [w for w in workloads if w["severity"] == "fail"] == []
+    for w in workloads:
+        if w["component"] in components:
+            assert w["service_account"] == w["expected_service_account"], w
+    # ... and the escalation paths of the design are all accepted by the matrix, none unaccepted
+    assert result["summary"]["risks"] == 0 and result["summary"]["accepted_risks"] >= 4
+    print("\n".join(result["report"]))
 
 
 def test_offline_failure_names_the_account_the_workload_and_the_risk(tmp_path):
