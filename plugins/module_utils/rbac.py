@@ -11,7 +11,7 @@ by :func:`allowed_by`, a re-implementation of the RBAC authorizer's rule matchin
 ``pkg/registry/rbac/validation/rule.go``).
 
 Terms:
-- *matrix*: the parsed ``permissions.yaml`` (see docs/CONVENTIONS.md).
+- *matrix*: the parsed ``permissions.yaml`` (format and review rules: docs/permission-matrix.md).
 - *access*: one request attribute set (verb, API group, resource, subresource,
   object name, namespace) or a non-resource URL (path) -- what a SubjectAccessReview asks.
 - *binding*: a RoleBinding/ClusterRoleBinding that names a ServiceAccount, with the rules
@@ -19,6 +19,10 @@ Terms:
 - *missing*: an access the matrix expects that is not allowed.
 - *excess*: a grant (from a binding) that the matrix does not cover, or a forbidden
   probe that is allowed.
+- *risk*: a known escalation path a binding opens (:data:`RISKS`); it fails unless the
+  matrix accepts it for the component (``acceptedRisks``).
+- *workload*: a Pod or a pod template (Deployment, StatefulSet, ...) and the
+  ServiceAccount it runs as.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -263,7 +267,7 @@ def load_matrix(data, where='matrix'):
 
     Returns {'serviceAccounts': {component: {'automountToken': bool|None, 'rules': [...]}},
              'forbidden': [probe, ...], 'optional': {key: {'components': [...], 'rules': [...],
-             'enabledBy': ...}}}
+             'enabledBy': ...}}, 'acceptedRisks': {component: [{'risk', 'reason', 'optional'}]}}
     """
     if not isinstance(data, dict):
         raise MatrixError('%s: the matrix must be a mapping with a "serviceAccounts" key' % where)
