@@ -44,16 +44,16 @@ def installed(cluster, namespace, tmp_path):
     env = dict(cluster.env, KUBECONFIG=str(cluster.kubeconfig))
     chartlib.helm("install", "rel", str(chartlib.CHART), "-n", namespace, "-f", str(values), "--wait",
                   "--timeout", "5m", env=env, timeout=600)
-    sas = json.loads(cluster.kubectl("get", "serviceaccounts", "-n", namespace, "-l", "app.kubernetes.io/instance=rel",
-                                     "-o", "json").stdout)["items"]
+    listed = cluster.kubectl("get", "serviceaccounts", "-n", namespace, "-l", "app.kubernetes.io/instance=rel",
+                             "-o", "json")
+    sas = json.loads(listed.stdout)["items"]
     components = sorted(sa["metadata"]["labels"]["app.kubernetes.io/component"] for sa in sas)
     yield namespace, components
     chartlib.helm("uninstall", "rel", "-n", namespace, "--wait", "--timeout", "3m", env=env, check=False,
                   timeout=300)
 
 
-def test_the_installed_chart_passes_with_its_risks_accepted_and_a_changed_account_fails(cluster, installed,
-                                                                                          tmp_path):
+def test_installed_chart_passes_with_accepted_risks_and_a_changed_account_fails(cluster, installed, tmp_path):
     namespace, components = installed
     result = run_module(cluster, tmp_path, namespace=namespace, release="rel", components=components)
     assert not result.get("failed"), result.get("msg")
