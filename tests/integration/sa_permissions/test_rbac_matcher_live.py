@@ -1,4 +1,4 @@
-"""Differential property test: the offline RBAC matcher (plugins/module_utils/rbac.py) answers like the
+"""Differential property test: the offline RBAC matcher (plugins/module_utils/rbac/) answers like the
 local control plane's RBAC authorizer, for random Roles and random requests (hypothesis).
 
 Each example replaces one Role bound to a ServiceAccount, waits until the authorizer has seen the new

@@ -1,4 +1,4 @@
-"""Unit tests for plugins/module_utils/rbac.py: RBAC rule matching, matrix handling, excess
+"""Unit tests for plugins/module_utils/rbac/: RBAC rule matching, matrix handling, excess
 detection and the report table. No cluster; the live agreement of the matcher with the API
 server's authorizer is checked in tests/integration/sa_permissions/."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of the RBAC rule matcher in plugins/module_utils/rbac.py.
+"""Property-based tests (hypothesis) of the RBAC rule matcher in plugins/module_utils/rbac/.
 
 The offline mode of sa_permissions stands or falls with this matcher: it decides what rendered
 RBAC allows, what counts as excess and which escalation paths a binding opens. The properties
