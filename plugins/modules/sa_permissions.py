@@ -741,8 +741,11 @@ def main():
     if outcome['failed']:
         module.fail_json(msg='ServiceAccount permissions of release %s in namespace %s differ from the matrix:\n%s'
                              % (release, namespace, '\n'.join(report)), **result)
-    module.exit_json(msg='%d ServiceAccount(s) of release %s hold exactly the rights of the matrix (%d checks)'
-                         % (outcome['summary']['service_accounts'], release, outcome['summary']['checks']),
+    summary = outcome['summary']
+    module.exit_json(msg='%d ServiceAccount(s) of namespace %s hold exactly the rights of the matrix for release %s '
+                         '(%d checks, %d accepted risks, %d workloads checked)'
+                         % (summary['service_accounts'], namespace, release, summary['checks'],
+                            summary['accepted_risks'], len(outcome['workloads'])),
                      **result)
 
 
