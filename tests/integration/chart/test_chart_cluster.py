@@ -173,8 +173,8 @@ def test_install_upgrade_rollback_uninstall_reinstall(cluster, namespace, tmp_pa
         present, wrong = _access_reviews(cluster, namespace, other)
     finally:
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
-    assert present == {"agent-manager", "tool-manager", "kubiya-operator", "dagger", "image-updater",
-                       "kube-state-metrics", "alloy"}
+    assert present == {"agent-manager", "tool-manager", "kubiya-operator", "dagger",
+                       "kube-state-metrics", "alloy"}   # image-updater is opt-in
     assert wrong == []
 
     # helm test hooks pass (and clean up after themselves)
