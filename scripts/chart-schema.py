@@ -149,7 +149,8 @@ GLOBAL = obj({
         "egress": obj({
             "enabled": BOOL,
             "mode": {"enum": ["internet", "explicit"]},
-            "blockedCidrs": {"type": "array", "items": CIDR},
+            # a blocked /0 would equal the internet rule's own CIDR and except nothing: use mode explicit
+            "blockedCidrs": {"type": "array", "items": {**CIDR, "not": {"pattern": "/0$"}}},
             "dns": obj({"namespaceSelector": K8S_OBJECT, "podSelector": K8S_OBJECT,
                         "cidrs": {"type": "array", "items": CIDR}}),
             "apiServer": ref("egressDestination"),

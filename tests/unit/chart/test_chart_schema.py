@@ -60,6 +60,8 @@ INVALID = [
     ("egress-mode", {"global": {"networkPolicy": {"egress": {"mode": "open"}}}}, "/global/networkPolicy/egress/mode"),
     ("blocked-cidr", {"global": {"networkPolicy": {"egress": {"blockedCidrs": ["10.0.0.0"]}}}},
      "/global/networkPolicy/egress/blockedCidrs/0"),
+    ("blocked-everything", {"global": {"networkPolicy": {"egress": {"blockedCidrs": ["0.0.0.0/0"]}}}},
+     "/global/networkPolicy/egress/blockedCidrs/0"),
     ("writable-path-root", {"tool-manager": {"writablePaths": ["/"]}}, "/writablePaths/0"),
     ("ksm-unknown-collector", {"kubeStateMetrics": {"collectors": ["nodes"]}}, "/kubeStateMetrics/collectors/0"),
     ("secret-name-invalid", {"global": {"nats": {"existingSecret": "My_Secret"}}}, "/global/nats/existingSecret"),
