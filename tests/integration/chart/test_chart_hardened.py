@@ -188,6 +188,7 @@ def _deploy(cluster, extra: dict, tags: str | None = None) -> subprocess.Complet
     env = dict(cluster.env, KUBIYA_VAULT_PASSWORD="kubiya-example-vault",
                ANSIBLE_VAULT_PASSWORD_FILE=str(inventory / "vault-pass-client.sh"), ANSIBLE_FORCE_COLOR="0")
     env.setdefault("HELM_PLUGINS", str(REPO / ".tools" / "helm-plugins"))
+    extra = {"runner_helm_binary": chartlib.helm_bin(), **extra}
     cmd = ["ansible-playbook", "-i", str(inventory / "hosts.yml"), "kubiya.runners.deploy",
            "--limit", "acme", "-e", json.dumps(extra)]
     if tags:

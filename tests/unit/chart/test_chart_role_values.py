@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+import chartlib
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from testlib import REPO, base_env, ensure_collection_on_path  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -22,7 +24,7 @@ def validate(tmp_path: Path, **extra) -> subprocess.CompletedProcess:
                    ANSIBLE_VAULT_PASSWORD_FILE=str(INVENTORY / "vault-pass-client.sh"),
                    KUBECONFIG="/nonexistent/kubeconfig", ANSIBLE_FORCE_COLOR="0")
     env.pop("K8S_AUTH_KUBECONFIG", None)
-    extra = {"runner_values_dir": str(tmp_path), **extra}
+    extra = {"runner_values_dir": str(tmp_path), "runner_helm_binary": chartlib.helm_bin(), **extra}
     return subprocess.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.deploy",
                            "--tags", "validate", "--limit", "acme", "-e", json.dumps(extra)],
                           cwd=REPO, env=env, text=True, capture_output=True, timeout=300, check=False)
