@@ -160,6 +160,9 @@ def test_hardened_profile_pod_security_is_enforced(cluster, namespace, dagger_na
         elsewhere = as_sa(cluster, kubeconfig, "create", "-n", dagger_namespace, "-f", "-",
                           input=json.dumps(privileged_pod("chart-privileged-probe")))
         assert elsewhere.returncode != 0 and 'cannot create resource "pods"' in elsewhere.stderr, elsewhere.stderr
+        for verb, what in (("update", "configmaps/dagger-engine-config"), ("delete", "services/dagger-engine-service")):
+            can = as_sa(cluster, kubeconfig, "auth", "can-i", verb, what, "-n", dagger_namespace)
+            assert can.stdout.strip() == "no", (verb, what, can.stdout, can.stderr)
 
         # helm test passes (its pod is restricted and selected by a NetworkPolicy)
         proc = helm(cluster, "test", "rel", "-n", namespace, "--timeout", "3m")
@@ -181,6 +184,9 @@ def test_default_layout_admits_a_privileged_pod_from_tool_manager(cluster, names
     proc = as_sa(cluster, kubeconfig, "create", "--dry-run=server", "-n", namespace, "-f", "-",
                  input=json.dumps(privileged_pod("chart-privileged-probe")))
     assert proc.returncode == 0, proc.stderr
+    # and it may rewrite dagger's engine configuration in the same namespace
+    can = as_sa(cluster, kubeconfig, "auth", "can-i", "update", "configmaps/dagger-engine-config", "-n", namespace)
+    assert can.stdout.strip() == "yes", can.stdout + can.stderr
 
 
 def _deploy(cluster, extra: dict, tags: str | None = None) -> subprocess.CompletedProcess:
