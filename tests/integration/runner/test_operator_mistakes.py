@@ -205,3 +205,22 @@ def test_the_client_script_selects_a_password_per_vault_id(inv: Path):
     own = subprocess.run([str(client), "--vault-id", "initech"], env=e, text=True, capture_output=True, check=True)
     shared = subprocess.run([str(client), "--vault-id", "acme"], env=e, text=True, capture_output=True, check=True)
     assert own.stdout.strip() == "initech-own-password" and shared.stdout.strip() == PASSWORD
+
+
+def test_registry_certificate_without_key_passes_validation(inv: Path, tmp_path: Path):
+    """The registry TLS private key is optional: a certificate alone is stored without one."""
+    key, crt = tmp_path / "tls.key", tmp_path / "tls.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=registry.test", "-keyout", str(key), "-out", str(crt)],
+                   check=True, capture_output=True, timeout=60)
+    data = host_vars(inv)
+    data.update(runner_registry_tls_enabled=True, runner_registry_tls_crt=crt.read_text(),
+                runner_registry_tls_key="")
+    write_host_vars(inv, data)
+    out = validate(inv)
+    assert out.returncode == 0, out.stdout[-3000:]
+
+    data["runner_registry_tls_key"] = "not a key"
+    write_host_vars(inv, data)
+    text = failure(validate(inv))
+    assert "runner_registry_tls_key: is not a PEM private key (it is optional" in text
