@@ -243,7 +243,8 @@ def test_role_creates_and_labels_both_namespaces(cluster):
         cluster.kubectl("delete", "pod", "verify-intruder", "-n", dagger, "--wait=true", "--grace-period=0",
                         "--force", check=False)
 
-        # a RoleBinding in the dagger namespace giving rights to dagger's ServiceAccount
+        # a RoleBinding in the dagger namespace giving rights to dagger's ServiceAccount: the
+        # review of the dagger namespace fails, naming it
         binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
                    "metadata": {"name": "verify-extra-view", "namespace": dagger},
                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
@@ -253,6 +254,15 @@ def test_role_creates_and_labels_both_namespaces(cluster):
         assert failed.returncode != 0, failed.stdout[-5000:]
         assert f"RoleBinding/{dagger}/verify-extra-view" in failed.stdout, failed.stdout[-5000:]
         assert f"Permissions in the dagger namespace {dagger}" in failed.stdout, failed.stdout[-5000:]
+        assert "Permissions: ServiceAccount permissions" not in failed.stdout, failed.stdout[-5000:]
+        # the same binding naming tool-manager (release namespace) instead: the review of the
+        # release namespace fails, naming it (a grant in another namespace is excess)
+        binding["subjects"] = [{"kind": "ServiceAccount", "name": "tool-manager", "namespace": namespace}]
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(binding))
+        failed = _deploy(cluster, extra, playbook="kubiya.runners.verify")
+        assert failed.returncode != 0, failed.stdout[-5000:]
+        assert f"RoleBinding/{dagger}/verify-extra-view" in failed.stdout, failed.stdout[-5000:]
+        assert "Permissions: ServiceAccount permissions" in failed.stdout, failed.stdout[-5000:]
         cluster.kubectl("delete", "rolebinding", "verify-extra-view", "-n", dagger)
 
         # back to the deployed state: verification passes again
