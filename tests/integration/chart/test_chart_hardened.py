@@ -236,6 +236,9 @@ def test_role_creates_and_labels_both_namespaces(cluster):
         # only the "nothing else runs there" check can see it
         intruder = privileged_pod("verify-intruder")
         intruder["spec"]["automountServiceAccountToken"] = False
+        intruder["spec"]["serviceAccountName"] = "dagger"  # dressed up as dagger: labels and account
+        intruder["metadata"]["labels"] = {"app.kubernetes.io/instance": "kubiya-runner",
+                                          "app.kubernetes.io/component": "dagger"}
         cluster.kubectl("apply", "-n", dagger, "-f", "-", input=json.dumps(intruder))
         failed = _deploy(cluster, extra, playbook="kubiya.runners.verify")
         assert failed.returncode != 0, failed.stdout[-5000:]
