@@ -189,13 +189,14 @@ def test_default_layout_admits_a_privileged_pod_from_tool_manager(cluster, names
     assert can.stdout.strip() == "yes", can.stdout + can.stderr
 
 
-def _deploy(cluster, extra: dict, tags: str | None = None) -> subprocess.CompletedProcess:
+def _deploy(cluster, extra: dict, tags: str | None = None, playbook: str = "kubiya.runners.deploy"
+            ) -> subprocess.CompletedProcess:
     inventory = REPO / "inventories" / "example"
     env = dict(cluster.env, KUBIYA_VAULT_PASSWORD="kubiya-example-vault",
                ANSIBLE_VAULT_PASSWORD_FILE=str(inventory / "vault-pass-client.sh"), ANSIBLE_FORCE_COLOR="0")
     env.setdefault("HELM_PLUGINS", str(REPO / ".tools" / "helm-plugins"))
     extra = {"runner_helm_binary": chartlib.helm_bin(), **extra}
-    cmd = ["ansible-playbook", "-i", str(inventory / "hosts.yml"), "kubiya.runners.deploy",
+    cmd = ["ansible-playbook", "-i", str(inventory / "hosts.yml"), playbook,
            "--limit", "acme", "-e", json.dumps(extra)]
     if tags:
         cmd += ["--tags", tags]
@@ -205,11 +206,13 @@ def _deploy(cluster, extra: dict, tags: str | None = None) -> subprocess.Complet
 def test_role_creates_and_labels_both_namespaces(cluster):
     """kubiya.runners.deploy with runner_dagger_namespace + runner_pod_security_enforce: the
     role creates both namespaces with their Pod Security labels, the release is split between
-    them, and a second run changes nothing."""
+    them, verification (health and ServiceAccount permissions of both namespaces) passes, and
+    a second run changes nothing. Then a privileged pod, and a RoleBinding, added to the dagger
+    namespace each make kubiya.runners.verify fail, naming it."""
     namespace = f"t-chart-hardened-{uuid.uuid4().hex[:6]}"
     dagger = f"{namespace}-dagger"
     extra = {"runner_namespace": namespace, "runner_dagger_namespace": dagger,
-             "runner_pod_security_enforce": "restricted", "runner_verify": False,
+             "runner_pod_security_enforce": "restricted", "runner_verify": True,
              "runner_wait_timeout": 240}
     try:
         first = _deploy(cluster, extra)
@@ -222,9 +225,52 @@ def test_role_creates_and_labels_both_namespaces(cluster):
         assert dagger_labels["app.kubernetes.io/managed-by"] == "kubiya.runners"  # the role created it
         assert ready_components(cluster, dagger) == {"dagger": 1}
         assert "dagger" not in ready_components(cluster, namespace)
+        # the verify step ran and checked both namespaces
+        assert f"namespace {dagger} (dagger):" in first.stdout, first.stdout[-5000:]
+        assert f"namespace {dagger}: ok" in first.stdout, first.stdout[-5000:]
         second = _deploy(cluster, extra)
         assert second.returncode == 0, second.stdout[-5000:]
         assert "changed=0" in second.stdout, second.stdout[-3000:]
+
+        # a privileged pod in the dagger namespace (which admits it), without a token so that
+        # only the "nothing else runs there" check can see it
+        intruder = privileged_pod("verify-intruder")
+        intruder["spec"]["automountServiceAccountToken"] = False
+        intruder["spec"]["serviceAccountName"] = "dagger"  # dressed up as dagger: labels and account
+        intruder["metadata"]["labels"] = {"app.kubernetes.io/instance": "kubiya-runner",
+                                          "app.kubernetes.io/component": "dagger"}
+        cluster.kubectl("apply", "-n", dagger, "-f", "-", input=json.dumps(intruder))
+        failed = _deploy(cluster, extra, playbook="kubiya.runners.verify")
+        assert failed.returncode != 0, failed.stdout[-5000:]
+        assert f"pod verify-intruder is not part of release" in failed.stdout, failed.stdout[-5000:]
+        cluster.kubectl("delete", "pod", "verify-intruder", "-n", dagger, "--wait=true", "--grace-period=0",
+                        "--force", check=False)
+
+        # a RoleBinding in the dagger namespace giving rights to dagger's ServiceAccount: the
+        # review of the dagger namespace fails, naming it
+        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                   "metadata": {"name": "verify-extra-view", "namespace": dagger},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "dagger", "namespace": dagger}]}
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(binding))
+        failed = _deploy(cluster, extra, playbook="kubiya.runners.verify")
+        assert failed.returncode != 0, failed.stdout[-5000:]
+        assert f"RoleBinding/{dagger}/verify-extra-view" in failed.stdout, failed.stdout[-5000:]
+        assert f"Permissions in the dagger namespace {dagger}" in failed.stdout, failed.stdout[-5000:]
+        assert "Permissions: ServiceAccount permissions" not in failed.stdout, failed.stdout[-5000:]
+        # the same binding naming tool-manager (release namespace) instead: the review of the
+        # release namespace fails, naming it (a grant in another namespace is excess)
+        binding["subjects"] = [{"kind": "ServiceAccount", "name": "tool-manager", "namespace": namespace}]
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(binding))
+        failed = _deploy(cluster, extra, playbook="kubiya.runners.verify")
+        assert failed.returncode != 0, failed.stdout[-5000:]
+        assert f"RoleBinding/{dagger}/verify-extra-view" in failed.stdout, failed.stdout[-5000:]
+        assert "Permissions: ServiceAccount permissions" in failed.stdout, failed.stdout[-5000:]
+        cluster.kubectl("delete", "rolebinding", "verify-extra-view", "-n", dagger)
+
+        # back to the deployed state: verification passes again
+        again = _deploy(cluster, extra, playbook="kubiya.runners.verify")
+        assert again.returncode == 0, again.stdout[-5000:]
     finally:
         cluster.kubectl("delete", "namespace", namespace, dagger, "--wait=false", "--ignore-not-found", check=False)
 

@@ -16,7 +16,7 @@ def normalize(rules: list[dict]) -> list[dict]:
 def test_matrix_format():
     sas = PERMISSIONS["serviceAccounts"]
     assert set(sas) == {"agent-manager", "tool-manager", "kubiya-operator", "workflow-engine",
-                        "dagger", "image-updater", "kube-state-metrics", "alloy"}
+                        "dagger", "image-updater", "kube-state-metrics", "alloy", "test"}
     for name, sa in sas.items():
         assert set(sa) == {"automountToken", "rules"}, name
         assert isinstance(sa["automountToken"], bool)

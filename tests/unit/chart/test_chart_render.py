@@ -12,17 +12,17 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition
                   "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
                   "PersistentVolume", "StorageClass", "PriorityClass", "APIService"}
 DEFAULT_COMPONENTS = {"agent-manager", "tool-manager", "kubiya-operator", "dagger",
-                      "kube-state-metrics", "alloy"}   # image-updater is opt-in
+                      "kube-state-metrics", "alloy", "test"}   # image-updater is opt-in
 
 
 def test_default_render_object_inventory(default_docs):
     kinds = collections.Counter(d["kind"] for d in default_docs)
     assert kinds == {
-        "ServiceAccount": 6, "Role": 5, "RoleBinding": 5, "NetworkPolicy": 7,
+        "ServiceAccount": 7, "Role": 5, "RoleBinding": 5, "NetworkPolicy": 7,
         "Deployment": 5, "StatefulSet": 1, "Service": 3,
         "ConfigMap": 2, "Secret": 2, "Job": 1,
     }, kinds
-    assert len(default_docs) == 37
+    assert len(default_docs) == 38
 
 
 @pytest.mark.parametrize("docs_fixture", ["default_docs", "full_docs"])
@@ -73,9 +73,10 @@ def test_every_object_has_component_and_instance_labels(docs_fixture, request):
 def test_one_service_account_per_component(default_docs, full_docs):
     assert {component(sa) for sa in by_kind(default_docs, "ServiceAccount")} == DEFAULT_COMPONENTS
     sas = by_kind(full_docs, "ServiceAccount")
-    assert len(sas) == len({component(sa) for sa in sas}) == 8
+    assert len(sas) == len({component(sa) for sa in sas}) == 9
     for sa in sas:
-        assert sa["metadata"]["name"] == component(sa)
+        # the helm test Job's account is named like the Job (rel-test-health), not "test"
+        assert sa["metadata"]["name"] == ("rel-test-health" if component(sa) == "test" else component(sa))
 
 
 def test_each_pod_runs_as_its_components_service_account(full_docs):
@@ -83,7 +84,9 @@ def test_each_pod_runs_as_its_components_service_account(full_docs):
                     for sa in by_kind(full_docs, "ServiceAccount")}
     for owner, spec in chartlib.pod_templates(full_docs):
         if component(owner) == "test":
-            assert "serviceAccountName" not in spec and spec["automountServiceAccountToken"] is False
+            # its own ServiceAccount, not the namespace's default, and no token
+            assert spec["serviceAccountName"] == "rel-test-health"
+            assert spec["automountServiceAccountToken"] is False and sa_automount["rel-test-health"] is False
             continue
         assert spec["serviceAccountName"] == component(owner)
         # the pod never re-enables a token its ServiceAccount does not mount
