@@ -77,8 +77,8 @@ def names(cluster, namespace: str, kind: str, *selector: str) -> set[str]:
 
 
 def role_secrets(cluster, namespace: str) -> set[str]:
-    return {n.split("/", 1)[1] for n in names(cluster, namespace, "secrets", "-l",
-                                               "app.kubernetes.io/managed-by=kubiya.runners")}
+    found = names(cluster, namespace, "secrets", "-l", "app.kubernetes.io/managed-by=kubiya.runners")
+    return {n.split("/", 1)[1] for n in found}
 
 
 def release_records(cluster, namespace: str) -> set[str]:
@@ -132,7 +132,7 @@ def test_an_interrupted_upgrade_is_never_uninstalled(cluster, namespace):
 def test_two_concurrent_first_installs_leave_one_intact_release(cluster):
     namespace = f"t-role-concurrent-{uuid.uuid4().hex[:6]}"  # created by the role
     try:
-        runs = [start_deploy(cluster, namespace) for _ in range(2)]
+        runs = [start_deploy(cluster, namespace), start_deploy(cluster, namespace)]
         outputs = [run.communicate(timeout=900)[0] for run in runs]
         codes = [run.returncode for run in runs]
         assert 0 in codes, "\n=====\n".join(tail(o) for o in outputs)
