@@ -30,7 +30,7 @@ DEMO_ENV = KUBECONFIG=$(DEMO_CLUSTER_DIR)/kubeconfig KUBIYA_DEMO_PIPELINE_DIR=$(
   ANSIBLE_VAULT_PASSWORD_FILE=$(REPO)/inventories/example/vault-pass-client.sh
 
 .PHONY: help setup venv tools test lint yamllint ansible-lint sanity pytest unit \
-        cluster-up cluster-down cluster-status central-up central-down build demo demo-down clean
+        cluster-up cluster-down cluster-status central-up central-down build package-chart new-customer demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -101,9 +101,32 @@ central-up: ## start the local central side: Prometheus, OAuth2 token endpoint, 
 central-down: ## stop the local central side (state kept in .central/; CENTRAL_PURGE=1 deletes it)
 	tests/central/down.sh $(if $(CENTRAL_PURGE),--purge)
 
-build: ## build the collection tarball into dist/
-	mkdir -p dist
-	ansible-galaxy collection build --force --output-path dist
+# Built from what git tracks, never from the work tree as it happens to be: the tracked
+# files (with their current content) are copied into a fresh directory and built there, so
+# local state (.pipeline/ with the demo's client secret, .cluster/, rendered/, editor
+# files) cannot ship. galaxy.yml's build_ignore then drops tests and dev tooling.
+DIST ?= $(REPO)/dist
+TRACKED_COPY = git ls-files -z | while IFS= read -r -d '' f; do if [ -e "$$f" ]; then printf '%s\0' "$$f"; fi; done \
+  | tar --null --no-recursion -T - -cf -
+
+build: ## build the collection tarball into dist/ from the files git tracks
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && src=$$tmp/ansible_collections/kubiya/runners && \
+	  mkdir -p "$$src" $(DIST) && $(TRACKED_COPY) | tar -xf - -C "$$src" && \
+	  ansible-galaxy collection build --force --output-path $(DIST) "$$src"
+
+package-chart: ## package the runner chart into dist/ from the files git tracks
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  mkdir -p $(DIST) && $(TRACKED_COPY) | tar -xf - -C "$$tmp" && \
+	  helm package "$$tmp/charts/kubiya-runner" --destination $(DIST)
+
+# Scaffold a customer: host_vars/<NAME>/main.yml, host_vars/<NAME>/vault (placeholders,
+# encrypted with vault id <NAME> through vault-pass-client.sh) and the host in hosts.yml.
+# The recipe around it: inventories/example/README.md, "Add a customer".
+INVENTORY ?= inventories/example
+new-customer: ## scaffold a customer: make new-customer NAME=<customer> UUID=<runner uuid> [ORG=..] [RUNNER=..] [INVENTORY=..]
+	@test -n "$(NAME)" -a -n "$(UUID)" || { echo "usage: make new-customer NAME=<customer> UUID=<runner uuid> [ORG=<organization>] [RUNNER=<runner name>] [INVENTORY=$(INVENTORY)]" >&2; exit 2; }
+	ansible-playbook -i localhost, inventories/new-customer.yml -e customer='$(NAME)' -e runner_uuid='$(UUID)' \
+	  -e inventory='$(abspath $(INVENTORY))' $(if $(ORG),-e runner_organization='$(ORG)') $(if $(RUNNER),-e runner_name='$(RUNNER)')
 
 # 1. deploy the example customer with remote write to the local central side (extra vars
 #    generated into $(DEMO_PIPELINE_DIR), 0600: the committed example is not edited);

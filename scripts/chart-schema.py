@@ -41,7 +41,13 @@ PATH = {"type": "string", "pattern": r"^/[^\s]*$"}
 QUANTITY_CPU = {"type": ["string", "number"], "exclusiveMinimum": 0,
                 "pattern": r"^([0-9]+(\.[0-9]{1,3})?|[0-9]+m)$"}
 QUANTITY_MEM = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"}
-UID = {"type": "integer", "minimum": 1, "maximum": 2147483647}
+UID = {"type": "integer", "minimum": 10000, "maximum": 2147483647,
+       "description": "at least 10000: no clash with the node's own users"}
+# A tag that names one build: a version or a commit id. Kept in step with the template
+# kubiya.pinnedTagPattern (kubiya-common). Other tags (latest, stable, runner_v2) move and
+# are accepted only together with a digest.
+PINNED_TAG = r"^(v?[0-9]+(\.[0-9]+){1,3}([-+_.][0-9A-Za-z][0-9A-Za-z_.-]*)?|[0-9a-f]{7,64})$"
+OPTIONAL_DNS_LABEL = {"type": "string", "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$", "maxLength": 63}
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 K8S_OBJECT = {"type": "object"}
 K8S_LIST = {"type": "array", "items": {"type": "object"}}
@@ -66,6 +72,11 @@ DEFINITIONS = {
         "tag": {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
                 "not": {"const": "latest"}, "description": "pinned tag, never latest"},
         "digest": {"type": "string", "pattern": r"^(sha256:[a-f0-9]{64})?$"},
+    }, **{
+        # without a digest the tag must name one build (version or commit), not a moving tag
+        "if": {"properties": {"digest": {"const": ""}}},
+        "then": {"properties": {"tag": {"pattern": PINNED_TAG,
+                                        "description": "a version or commit tag (moving tags need image.digest)"}}},
     }),
     "resources": obj({
         "requests": obj({"cpu": QUANTITY_CPU, "memory": QUANTITY_MEM}),
@@ -84,11 +95,21 @@ DEFINITIONS = {
     "extraEnv": {"type": "array", "items": obj({
         "name": {"type": "string", "pattern": r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"},
         "value": STRING,
-        "valueFrom": K8S_OBJECT,
+        # secrets reach containers as files, never as environment variables
+        "valueFrom": {"type": "object", "not": {"required": ["secretKeyRef"]},
+                      "description": "no secretKeyRef: mount the Secret as a file instead"},
     }, required=["name"])},
     "egressDestination": obj({
         "cidrs": {"type": "array", "items": CIDR},
         "ports": {"type": "array", "items": PORT, "minItems": 1},
+    }),
+    "execProbe": obj({
+        "enabled": BOOL,
+        "command": {"type": "array", "items": STRING, "minItems": 1},
+        "initialDelaySeconds": {"type": "integer", "minimum": 0},
+        "periodSeconds": {"type": "integer", "minimum": 1},
+        "timeoutSeconds": {"type": "integer", "minimum": 1},
+        "failureThreshold": {"type": "integer", "minimum": 1},
     }),
 }
 
@@ -121,11 +142,17 @@ GLOBAL = obj({
         "crt": {"type": "string", "pattern": r"^(-----BEGIN CERTIFICATE-----[\s\S]*)?$"},
         "key": {"type": "string", "pattern": r"^(-----BEGIN ([A-Z]+ )?PRIVATE KEY-----[\s\S]*)?$"},
     }),
+    "daggerNamespace": OPTIONAL_DNS_LABEL,
+    "podSecurity": obj({"enforce": {"enum": ["", "privileged", "baseline", "restricted"]}}),
     "networkPolicy": obj({
         "enabled": BOOL,
         "egress": obj({
             "enabled": BOOL,
-            "dns": obj({"namespaceSelector": K8S_OBJECT, "podSelector": K8S_OBJECT}),
+            "mode": {"enum": ["internet", "explicit"]},
+            # a blocked /0 would equal the internet rule's own CIDR and except nothing: use mode explicit
+            "blockedCidrs": {"type": "array", "items": {**CIDR, "not": {"pattern": "/0$"}}},
+            "dns": obj({"namespaceSelector": K8S_OBJECT, "podSelector": K8S_OBJECT,
+                        "cidrs": {"type": "array", "items": CIDR}}),
             "apiServer": ref("egressDestination"),
             "nats": ref("egressDestination"),
             "registry": ref("egressDestination"),
@@ -201,10 +228,15 @@ TOOL_MANAGER = document({
             "resources": ref("resources"), "readOnlyRootFilesystem": BOOL,
         }),
         rbac=obj({"clusterPersistentVolumes": obj({"enabled": BOOL})}),
+        writablePaths={"type": "array", "uniqueItems": True, "items": {
+            "type": "string", "pattern": r"^/[^\s]+$", "not": {"enum": ["/", "/tmp"]}}},
     ),
 })
 
-KUBIYA_OPERATOR = document({**SUBCHART_COMMON, **deployment_component()})
+KUBIYA_OPERATOR = document({**SUBCHART_COMMON, **deployment_component(
+    livenessProbe=ref("execProbe"),
+    readinessProbe=ref("execProbe"),
+)})
 
 # ------------------------------------------------------------------ umbrella
 WHEN_TELEMETRY = {

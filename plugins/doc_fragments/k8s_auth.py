@@ -66,7 +66,10 @@ options:
     aliases: [key_file]
   request_timeout:
     description:
-      - Seconds to wait for one API response.
+      - Seconds one API request may take, from connecting to the last byte of the answer
+        (above 0, at most 3600).
+      - Answers HTTP 429 (and 5xx to reads) are retried with exponential backoff and jitter,
+        honouring C(Retry-After), for up to this many seconds more.
     type: float
     default: 30
 notes:

@@ -18,6 +18,10 @@ options:
       - Base URL of the Prometheus HTTP API, without C(/api/v1).
       - For an Azure Monitor workspace this is its query endpoint, for example
         V(https://my-workspace-abcd.westeurope.prometheus.monitor.azure.com).
+      - Must be C(https://) (C(http://) only with O(allow_http=true)); any other scheme
+        (C(file:), C(data:), C(ftp:), ...) and URLs with C(user:password@) are refused
+        before anything is sent.
+      - Redirects are not followed; a 3xx answer fails naming the host it points to.
     type: str
     required: true
     aliases: [prometheus_url]
@@ -61,15 +65,18 @@ options:
     description:
       - Token endpoint for O(auth_type=oauth2).
       - With O(auth_type=azure) it replaces the URL built from O(authority_url) and O(tenant_id).
+      - Must be C(https://) (C(http://) only with O(allow_http=true)); redirects are not followed,
+        so the client secret is only ever posted to this URL.
     type: str
   tenant_id:
     description:
-      - Microsoft Entra tenant (directory) ID for O(auth_type=azure).
+      - Microsoft Entra tenant (directory) ID for O(auth_type=azure), a GUID or a domain name.
     type: str
   authority_url:
     description:
       - Microsoft Entra authority for O(auth_type=azure). Change it for sovereign clouds
         (for example V(https://login.microsoftonline.us)) or to point at a test token endpoint.
+      - Must be C(https://) (C(http://) only with O(allow_http=true)).
     type: str
     default: https://login.microsoftonline.com
   scope:
@@ -80,17 +87,40 @@ options:
     type: str
   validate_certs:
     description:
-      - Verify TLS certificates of O(url) and of the token endpoint.
+      - Verify the TLS certificate of O(url).
+      - It does not apply to the token endpoint, see O(token_validate_certs). Turning it off for
+        a self-signed Prometheus never sends the client secret over unverified TLS.
     type: bool
     default: true
   ca_path:
     description:
-      - File with the CA certificates to trust for O(url) and the token endpoint, instead of the
-        system's.
+      - File with the CA certificates to trust for O(url), instead of the system's.
+      - It does not apply to the token endpoint, see O(token_ca_path).
     type: path
+  token_validate_certs:
+    description:
+      - Verify the TLS certificate of the token endpoint (O(token_url), or the Entra authority
+        O(authority_url)) for O(auth_type=oauth2) and O(auth_type=azure).
+      - Independent of O(validate_certs).
+    type: bool
+    default: true
+  token_ca_path:
+    description:
+      - File with the CA certificates to trust for the token endpoint, instead of the system's.
+      - Independent of O(ca_path).
+    type: path
+  allow_http:
+    description:
+      - Allow C(http://) for O(url), O(token_url) and O(authority_url).
+      - Credentials, tokens and the client secret then travel unencrypted. This exists for
+        loopback tests (a local Prometheus and token endpoint); never set it for a real endpoint.
+      - Other schemes than C(https://) and C(http://) are refused whatever its value.
+    type: bool
+    default: false
   timeout:
     description:
-      - Seconds to wait for one HTTP request (token or query) before giving up on it.
+      - Seconds one HTTP request (token or query) may take, from connecting to the last byte
+        of the answer, before it is given up (above 0, at most 300).
     type: float
     default: 10
 """

@@ -20,8 +20,21 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.kubiya.runners.plugins.module_utils import promql
+from ansible_collections.kubiya.runners.plugins.module_utils import promql, retry, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.prometheus import QueryError
+
+# Option -> validate.number() rules of the metrics_delivery options handled here.
+# deadline 0 = one round, history_window 0 = do not look back (documented).
+DELIVERY_NUMBERS = dict(
+    deadline=dict(allow_zero=True),
+    poll_interval=dict(maximum=3600.0),
+    max_age=dict(),
+    history_window=dict(allow_zero=True, maximum=7 * 86400.0, integer=True),
+)
+CHECK_NUMBERS = dict(
+    min_series=dict(integer=True, maximum=1000000, unit="series"),
+    max_age=dict(),
+)
 
 OK, NO_DATA, STALE, MISSING_LABELS, TOO_FEW, ERROR = (
     "ok", "no_data", "stale", "missing_labels", "too_few_series", "error")
@@ -75,13 +88,11 @@ def build_check(spec, matchers, default_max_age):
             kind = "promql"
         labels = [promql.check_label_name(label) for label in spec.get("required_labels") or []]
         min_series = spec.get("min_series")
-        min_series = 1 if min_series is None else int(min_series)
-        if min_series < 1:
-            raise ValueError("min_series must be >= 1")
+        min_series = 1 if min_series is None else validate.number(
+            min_series, "min_series", **CHECK_NUMBERS["min_series"])
         max_age = spec.get("max_age")
-        max_age = float(default_max_age if max_age is None else max_age)
-        if max_age <= 0:
-            raise ValueError("max_age must be > 0 seconds")
+        max_age = validate.number(default_max_age if max_age is None else max_age, "max_age",
+                                  **CHECK_NUMBERS["max_age"])
     except ValueError as exc:
         raise ValueError("check %r: %s" % (name, exc))
     return Check(name, kind, query, selectors, labels, min_series, max_age)
@@ -207,9 +218,11 @@ def _vector_values(result):
     return out
 
 
-def evaluate(client, check, now, history_window=3600, history_step=60, timeout=None):
-    """Ask Prometheus what ``check`` needs and judge it (raises QueryError)."""
-    result_type, result = client.query(check.expr, at=now, timeout=timeout)
+def evaluate(client, check, now, history_window=3600, history_step=60, deadline=None):
+    """Ask Prometheus what ``check`` needs and judge it (raises QueryError).
+
+    ``deadline``: the retry.Deadline every query of the check runs within."""
+    result_type, result = client.query(check.expr, at=now, deadline=deadline)
     if result_type != "vector":
         raise QueryError("bad_query", "the query must return an instant vector, it returned a "
                          "%s: %s" % (result_type, check.expr))
@@ -219,54 +232,38 @@ def evaluate(client, check, now, history_window=3600, history_step=60, timeout=N
     else:
         ages_ts = []
         for q in check.freshness_queries():
-            ages_ts.extend(_vector_values(client.query(q, at=now, timeout=timeout)[1]))
+            ages_ts.extend(_vector_values(client.query(q, at=now, deadline=deadline)[1]))
     history = None
     if not ages_ts and history_window:
         history = []
         for sel in check.selectors:
             q = check.history_query(sel, history_window, history_step)
-            history.extend(_vector_values(client.query(q, at=now, timeout=timeout)[1]))
+            history.extend(_vector_values(client.query(q, at=now, deadline=deadline)[1]))
     return judge(check, series, ages_ts, now, history, history_window)
 
 
-class Budget(object):
-    """Deadline bookkeeping: per-request timeouts never run far past it."""
-
-    def __init__(self, deadline, request_timeout, clock=time.time):
-        self.clock = clock
-        self.start = clock()
-        self.deadline, self.request_timeout = float(deadline), float(request_timeout)
-
-    def elapsed(self):
-        return self.clock() - self.start
-
-    def remaining(self):
-        return self.deadline - self.elapsed()
-
-    def timeout(self, first_round):
-        if first_round:
-            return self.request_timeout
-        return max(1.0, min(self.request_timeout, self.remaining()))
-
-
 def run(client, checks, deadline=60, poll_interval=5, history_window=3600, clock=time.time,
-        sleep=time.sleep):
+        sleep=time.sleep, monotonic=time.monotonic):
     """Poll until every check passes or ``deadline`` seconds passed.
 
     Returns dict(results, attempts, elapsed, fatal). ``fatal`` is a message
     when waiting cannot help (credentials or query refused); then polling stops
     at once. Each round evaluates every check; a connection-level failure ends
     the round and marks the rest of the checks with the same reason.
+
+    Time: no wait (poll, retry) starts after ``deadline``, and every request is
+    cut so that it ends by ``deadline`` + ``client.timeout`` -- the documented
+    bound of the module's run time. ``clock`` is the wall clock used to ask
+    Prometheus "now"; ``monotonic`` measures the budget.
     """
-    budget = Budget(deadline, client.timeout, clock)
+    budget = retry.Deadline(deadline, client.timeout, monotonic)
     attempts = 0
     results = []
     while True:
         attempts += 1
-        first = attempts == 1
         results, fatal = [], None
         try:
-            client.authorize(budget.timeout(first))
+            client.authorize(budget)
         except QueryError as exc:
             results = [error_result(c, str(exc)) for c in checks]
             fatal = None if exc.retryable else str(exc)
@@ -274,7 +271,7 @@ def run(client, checks, deadline=60, poll_interval=5, history_window=3600, clock
             for i, check in enumerate(checks):
                 try:
                     results.append(evaluate(client, check, clock(), history_window,
-                                            timeout=budget.timeout(first)))
+                                            deadline=budget))
                 except QueryError as exc:
                     if not exc.retryable:
                         fatal = "check %r: %s" % (check.name, exc) if exc.kind == "bad_query" \

@@ -26,7 +26,10 @@ import http.client
 import json
 import os
 import ssl
+import time
 from urllib.parse import urlencode, urlsplit
+
+from ansible_collections.kubiya.runners.plugins.module_utils import retry as retrymod
 
 try:
     import kubernetes  # noqa: F401  (kubernetes.config and kubernetes.client)
@@ -53,6 +56,9 @@ K8S_AUTH_ARG_SPEC = dict(
     request_timeout=dict(type='float', default=30.0),
 )
 
+# option -> validate.number() rules of the connection options
+K8S_NUMBERS = dict(request_timeout=dict(maximum=3600.0))
+
 # option name -> environment variables consulted when the option is not set
 # (the same variables kubernetes.core reads).
 K8S_AUTH_ENV = dict(
@@ -67,6 +73,8 @@ K8S_AUTH_ENV = dict(
 )
 
 USER_AGENT = 'kubiya.runners/k8s_client'
+# Largest API answer read (a page of 500 big objects stays far below it).
+MAX_BODY = 64 * 1024 * 1024
 
 
 class K8sError(Exception):
@@ -145,6 +153,11 @@ class K8sClient(object):
         self.timeout = timeout
         self.configuration = configuration
         self._conn = None
+        # retries of 429/5xx: shared policy; ``deadline`` (a retry.Deadline) bounds
+        # them and every request, else each call gets ``timeout`` seconds of retrying.
+        self.retry_policy = retrymod.DEFAULT_POLICY
+        self.deadline = None
+        self.sleep = time.sleep
 
     # -- construction ----------------------------------------------------
     @classmethod
@@ -235,27 +248,74 @@ class K8sClient(object):
         if body is not None:
             data = json.dumps(body).encode('utf-8')
             headers['Content-Type'] = 'application/json'
-        attempts = 2 if retry else 1
-        for attempt in range(attempts):
-            try:
-                conn = self._connection()
-                conn.request(method, target, body=data, headers=headers)
-                resp = conn.getresponse()
-                raw = resp.read()
+        deadline = self.deadline or retrymod.Deadline(self.timeout, self.timeout)
+        attempt = 0
+        while True:
+            status, reason, raw, resp_headers = self._exchange(method, path, target, data, headers,
+                                                               retry, deadline)
+            # 429: refused before anything happened, always safe to resend; 5xx only for
+            # requests without side effects (GET, reviews)
+            again = status == 429 or (retry and self.retry_policy.retryable(status))
+            if not again:
                 break
-            except (http.client.HTTPException, OSError) as exc:
-                self.close()
-                if attempt + 1 >= attempts:
-                    raise K8sError('cannot reach the API server %s (%s %s): %s' % (self.host, method, path, exc))
-        if resp.status >= 400:
-            raise _api_error(method, path, resp.status, resp.reason, raw)
+            wait = self.retry_policy.delay(attempt, resp_headers.get('Retry-After'))
+            if not deadline.can_wait(wait):
+                break
+            self.sleep(wait)
+            attempt += 1
+        if status >= 400:
+            error = _api_error(method, path, status, reason, raw)
+            if self.retry_policy.retryable(status) and attempt:
+                error.msg += ' (after %d retr%s)' % (attempt, 'y' if attempt == 1 else 'ies')
+                error.args = (error.msg,)
+            raise error
         if not raw:
             return {}
         try:
             return json.loads(raw.decode('utf-8'))
         except ValueError:
             raise K8sError('%s %s: the API server answered with something that is not JSON' % (method, path),
-                           status=resp.status, body=raw[:500])
+                           status=status, body=raw[:500])
+
+    def _exchange(self, method, path, target, data, headers, resend, deadline):
+        """One request (resent once if the connection broke before an answer and
+        ``resend``); (status, reason, body, headers). Connect to last byte within
+        the deadline's request timeout; bodies above MAX_BODY are refused."""
+        attempts = 2 if resend else 1
+        for attempt in range(attempts):
+            try:
+                timeout = deadline.timeout()
+            except retrymod.DeadlineExceeded as exc:
+                raise K8sError('cannot reach the API server %s (%s %s): %s' % (self.host, method, path, exc))
+            ends_at = time.monotonic() + timeout
+
+            conn = self._connection()
+
+            def exchange():
+                conn.timeout = timeout
+                if conn.sock is not None:
+                    conn.sock.settimeout(timeout)
+                conn.request(method, target, body=data, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.reason, _read_bounded(resp, ends_at), resp.headers
+
+            try:
+                return retrymod.run_bounded(exchange, timeout,
+                                            on_abandon=lambda: retrymod.shutdown_socket(conn.sock))
+            except retrymod.Abandoned as exc:
+                # the worker may still hold the response's lock: never close() it
+                # here (that would wait for the reader); its socket is shut down
+                self._conn = None
+                if attempt + 1 >= attempts:
+                    raise K8sError('cannot reach the API server %s (%s %s): %s' % (self.host, method, path, exc))
+            except BodyTooLarge as exc:
+                self.close()
+                raise K8sError('%s %s: %s' % (method, path, exc))
+            except (http.client.HTTPException, OSError) as exc:
+                self.close()
+                if attempt + 1 >= attempts:
+                    raise K8sError('cannot reach the API server %s (%s %s): %s' % (self.host, method, path, exc))
+        raise K8sError('cannot reach the API server %s (%s %s)' % (self.host, method, path))  # pragma: no cover
 
     def get(self, path, query=None):
         return self.request('GET', path, query=query)
@@ -275,6 +335,25 @@ class K8sClient(object):
             token = (page.get('metadata') or {}).get('continue')
             if not token:
                 return items
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _read_bounded(resp, ends_at, limit=MAX_BODY):
+    """The body of ``resp``: at most ``limit`` bytes, read before ``ends_at``."""
+    chunks, size = [], 0
+    while True:
+        if time.monotonic() > ends_at:
+            raise TimeoutError('the answer did not arrive in time (timed out)')
+        chunk = resp.read(65536)
+        if not chunk:
+            return b''.join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge('the answer is larger than %d bytes' % limit)
+        chunks.append(chunk)
 
 
 def _api_error(method, path, status, reason, raw):

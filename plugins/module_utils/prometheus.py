@@ -1,13 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2025, Kubiya runners platform team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Prometheus HTTP query API client (standard library only).
+"""Prometheus HTTP query API client.
 
 Works against Prometheus, Azure Monitor workspaces (query endpoint
 ``https://<workspace>.<region>.prometheus.monitor.azure.com``) and anything that
 speaks ``/api/v1/query``. Every expression sent is first checked by
 ``promql.validate`` so that no query without a metric name ever leaves.
 ``PROMETHEUS_ARGUMENT_SPEC`` matches the ``kubiya.runners.prometheus`` doc fragment.
+
+Requests go through ``transport`` (Ansible's ``urls.Request``, https only
+unless ``allow_http``, no redirects, bodies capped at 10 MiB); 429 and 5xx are
+retried with backoff (honouring ``Retry-After``) while the deadline allows.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,11 +19,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-from urllib.error import HTTPError, URLError
-from urllib.parse import urlsplit
+import time
 
 from ansible_collections.kubiya.runners.plugins.module_utils import auth as authmod
-from ansible_collections.kubiya.runners.plugins.module_utils import promql
+from ansible_collections.kubiya.runners.plugins.module_utils import promql, retry, transport
 
 PROMETHEUS_ARGUMENT_SPEC = dict(
     url=dict(type="str", required=True, aliases=["prometheus_url"]),
@@ -35,8 +38,14 @@ PROMETHEUS_ARGUMENT_SPEC = dict(
     scope=dict(type="str"),
     validate_certs=dict(type="bool", default=True),
     ca_path=dict(type="path"),
+    token_validate_certs=dict(type="bool", default=True),
+    token_ca_path=dict(type="path"),
+    allow_http=dict(type="bool", default=False),
     timeout=dict(type="float", default=10.0),
 )
+
+# option -> validate.number() rules (times in seconds)
+PROMETHEUS_NUMBERS = dict(timeout=dict(maximum=300.0))
 
 PROMETHEUS_REQUIRED_IF = [
     ("auth_type", "basic", ["username", "password"]),
@@ -59,18 +68,15 @@ class QueryError(Exception):
         self.kind, self.status, self.retryable = kind, status, retryable
 
 
-def check_url(url):
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("url %r is not an http(s) URL such as "
-                         "https://<workspace>.<region>.prometheus.monitor.azure.com" % (url,))
-    return url.rstrip("/")
+def check_url(url, allow_http=False):
+    """The base URL without a trailing slash; ValueError naming ``url`` otherwise."""
+    return transport.check_url(url, "url", allow_http).rstrip("/")
 
 
 def _api_error(body):
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON raises RecursionError
         return body.strip().replace("\n", " ")[:300]
     if isinstance(data, dict):
         err = data.get("error")
@@ -82,66 +88,99 @@ def _api_error(body):
 
 
 class PrometheusClient(object):
-    def __init__(self, url, auth=None, timeout=10.0, validate_certs=True, ca_path=None):
-        self.url = check_url(url)
+    def __init__(self, url, auth=None, timeout=10.0, validate_certs=True, ca_path=None,
+                 allow_http=False, policy=None, sleep=time.sleep):
+        self.url = check_url(url, allow_http)
         self.auth = auth or authmod.NoAuth()
         self.timeout = float(timeout)
-        self._opener = authmod.opener(validate_certs, ca_path)
+        self.validate_certs, self.ca_path, self.allow_http = validate_certs, ca_path, allow_http
+        self.policy = policy or retry.DEFAULT_POLICY
+        self._sleep = sleep
 
     @classmethod
     def from_params(cls, params):
         return cls(params["url"], authmod.from_params(params), params.get("timeout", 10.0),
-                   params.get("validate_certs", True), params.get("ca_path"))
+                   params.get("validate_certs", True), params.get("ca_path"),
+                   bool(params.get("allow_http")))
 
-    def authorize(self, timeout=None):
+    def _deadline(self, deadline):
+        return deadline or retry.Deadline(0, self.timeout)
+
+    def authorize(self, deadline=None):
         """Fetch a token now if the auth type needs one (raises QueryError)."""
         try:
-            return self.auth.header(timeout or self.timeout)
+            return self.auth.header(self._deadline(deadline))
         except authmod.AuthError as exc:
             raise QueryError("unreachable" if exc.retryable else "auth",
                              "authentication failed: %s" % exc, exc.status, exc.retryable)
 
-    def query(self, expr, at=None, timeout=None):
-        """Instant query. Returns (result_type, result list)."""
+    def query(self, expr, at=None, deadline=None):
+        """Instant query. Returns (result_type, result list).
+
+        ``deadline``: a retry.Deadline bounding this query and its retries
+        (default: one request of ``timeout`` seconds).
+        """
         promql.validate(expr)
         form = {"query": expr}
         if at is not None:
             form["time"] = "%.3f" % at
-        data = self._post("/api/v1/query", form, timeout or self.timeout)
+        data = self._post("/api/v1/query", form, self._deadline(deadline))
         return data.get("resultType"), data.get("result") or []
 
-    def _post(self, path, form, timeout, retried=False):
-        header = self.authorize(timeout)
+    def _send(self, url, form, header, deadline):
+        """POST with retries of 429/5xx; the last Response (raises QueryError)."""
+        attempt = 0
+        while True:
+            try:
+                timeout = deadline.timeout()
+            except retry.DeadlineExceeded as exc:
+                raise QueryError("unreachable", "%s: %s" % (url, exc), retryable=True)
+            try:
+                resp = transport.post_form(url, form,
+                                           headers={"Authorization": header} if header else None,
+                                           timeout=timeout, validate_certs=self.validate_certs,
+                                           ca_path=self.ca_path,
+                                           max_body=transport.MAX_QUERY_BODY,
+                                           allow_http=self.allow_http, option="url")
+            except transport.HttpError as exc:
+                raise QueryError("unreachable" if exc.retryable else "bad_response", str(exc),
+                                 exc.status, exc.retryable)
+            if not self.policy.retryable(resp.status):
+                return resp
+            wait = self.policy.delay(attempt, resp.header("Retry-After"))
+            if not deadline.can_wait(wait):
+                return resp
+            self._sleep(wait)
+            attempt += 1
+
+    def _post(self, path, form, deadline, retried=False):
+        header = self.authorize(deadline)
         url = self.url + path
-        try:
-            body = authmod.post_form(self._opener, url, form, timeout,
-                                     headers={"Authorization": header} if header else None)
-        except HTTPError as exc:
-            detail = _api_error(exc.body)
-            if exc.code in (401, 403):
-                if exc.code == 401 and self.auth.kind in ("oauth2", "azure") and not retried:
+        resp = self._send(url, form, header, deadline)
+        body = resp.text()
+        if resp.status >= 400:
+            detail = _api_error(body)
+            if resp.status in (401, 403):
+                if resp.status == 401 and self.auth.kind in ("oauth2", "azure") and not retried:
                     self.auth.invalidate()  # token expired or rotated: one fresh try
-                    return self._post(path, form, timeout, retried=True)
-                challenge = exc.headers.get("WWW-Authenticate") if exc.headers else None
+                    return self._post(path, form, deadline, retried=True)
+                challenge = resp.header("WWW-Authenticate")
                 msg = "authentication failed: %s answered HTTP %d (%s) to %s credentials: %s" % (
-                    url, exc.code, "unauthorized" if exc.code == 401 else "forbidden",
+                    url, resp.status, "unauthorized" if resp.status == 401 else "forbidden",
                     self.auth.kind, detail)
                 if challenge:
                     msg += " [WWW-Authenticate: %s]" % challenge
-                raise QueryError("auth", msg, exc.code)
-            if exc.code in (400, 422):
+                raise QueryError("auth", msg, resp.status)
+            if resp.status in (400, 422):
                 raise QueryError("bad_query", "Prometheus rejected the query (HTTP %d): %s"
-                                 % (exc.code, detail), exc.code)
-            retryable = exc.code >= 500 or exc.code == 429
+                                 % (resp.status, detail), resp.status)
+            retryable = self.policy.retryable(resp.status)
             raise QueryError("unreachable" if retryable else "bad_response",
-                             "%s answered HTTP %d: %s" % (url, exc.code, detail), exc.code,
+                             "%s answered HTTP %d: %s" % (url, resp.status, detail), resp.status,
                              retryable)
-        except (URLError, OSError) as exc:
-            raise QueryError("unreachable", authmod.describe_network_error(exc, url, timeout),
-                             retryable=True)
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise QueryError("bad_response", "%s did not answer JSON: %s" % (url, body[:200]))
         if not isinstance(payload, dict) or payload.get("status") != "success":
             raise QueryError("bad_response", "%s answered: %s" % (url, _api_error(body)))

@@ -25,8 +25,20 @@ description:
     name, too few series, an authentication failure with the HTTP status and the token endpoint's
     C(error) and C(error_description), or a connection failure (refused, timed out).
   - Credentials that are refused stop the module at once; connection failures and failing
-    checks are retried every O(poll_interval) seconds until O(deadline). The module returns
-    within about O(deadline) + O(timeout) seconds.
+    checks are retried every O(poll_interval) seconds until O(deadline). Answers HTTP 429 and
+    5xx are retried with exponential backoff and jitter, honouring C(Retry-After) (at most 30s),
+    while the deadline allows.
+  - The module returns within O(deadline) + O(timeout) seconds, even against a server that
+    answers one byte at a time; every request, from connect to the last byte, is cut to what
+    is left of that budget.
+  - Answers larger than 10 MiB (Prometheus) or 1 MiB (token endpoint) are refused.
+  - Credentials only go to the origin they were configured for. Only C(https://) URLs are
+    accepted for O(url), O(token_url) and O(authority_url) (C(http://) only with
+    O(allow_http=true)); redirects are never followed, a 3xx answer is an error naming its
+    target host.
+  - Every time and count option is checked before anything is sent; NaN, infinity, negative
+    values, zero (where zero has no documented meaning) and values above their maximum are
+    refused with a message naming the option.
   - Read-only; runs the same way in check mode.
 author:
   - Kubiya runners platform team (@kubiya-runners)
@@ -95,17 +107,20 @@ options:
         default: []
       min_series:
         description:
-          - Minimum number of series the query must return.
-        type: int
+          - Minimum number of series the query must return, a whole number from V(1) to V(1000000).
+          - Typed C(float) only so that C(.inf) is refused with a clear message (ansible-core's
+            C(int) conversion crashes on it).
+        type: float
         default: 1
       max_age:
         description:
           - Maximum age in seconds of the newest sample of each series. Defaults to O(max_age).
           - Must be above the collector's scrape interval plus its remote-write delay.
+          - Above 0, at most 86400.
         type: float
   max_age:
     description:
-      - Default O(checks[].max_age) in seconds.
+      - Default O(checks[].max_age) in seconds (above 0, at most 86400).
     type: float
     default: 300
   history_window:
@@ -113,20 +128,23 @@ options:
       - When a check finds no sample recent enough for an instant query (the server's lookback,
         5 minutes by default), look this many seconds back for the newest sample, to tell
         V(stale) (data stopped arriving, with its age) from V(no_data). V(0) does not look back.
-    type: int
+      - A whole number of seconds, at most 604800 (7 days).
+    type: float
     default: 3600
   deadline:
     description:
       - Seconds to keep polling until every check passes. V(0) runs the checks once.
+      - The module returns within O(deadline) + O(timeout) seconds. At most 86400.
     type: float
     default: 60
   poll_interval:
     description:
-      - Seconds between two rounds of checks.
+      - Seconds between two rounds of checks (above 0, at most 3600).
     type: float
     default: 5
 notes:
-  - Uses only the Python standard library on the host that runs it (usually C(localhost)).
+  - HTTP goes through Ansible's own C(ansible.module_utils.urls); no other library is needed on
+    the host that runs it (usually C(localhost)).
 seealso:
   - name: Query Prometheus metrics in Azure Monitor
     description: Query endpoint and authentication of Azure Monitor workspaces.
@@ -170,15 +188,19 @@ EXAMPLES = r"""
     client_id: metrics-verifier
     client_secret: "{{ vault_verifier_secret }}"
     scope: metrics.read
+    # Prometheus has a self-signed certificate; the token endpoint stays verified
+    validate_certs: false
+    token_validate_certs: true
     runner: runner-a
     checks:
       - name: agent-manager scraped
         metric: up{component="agent-manager"}
         max_age: 120
 
-- name: Plain Prometheus with basic auth, one pass, no waiting
+- name: Prometheus with basic auth and a private CA, one pass, no waiting
   kubiya.runners.metrics_delivery:
-    url: http://prometheus.monitoring:9090
+    url: https://prometheus.monitoring:9090
+    ca_path: /etc/ssl/private-ca.pem
     auth_type: basic
     username: reader
     password: "{{ vault_prometheus_password }}"
@@ -272,16 +294,16 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubiya.runners.plugins.module_utils import delivery
+from ansible_collections.kubiya.runners.plugins.module_utils import delivery, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.prometheus import (
-    PROMETHEUS_ARGUMENT_SPEC, PROMETHEUS_REQUIRED_IF, PrometheusClient)
+    PROMETHEUS_ARGUMENT_SPEC, PROMETHEUS_NUMBERS, PROMETHEUS_REQUIRED_IF, PrometheusClient)
 
 CHECK_SPEC = dict(
     name=dict(type="str", required=True),
     metric=dict(type="str"),
     promql=dict(type="str"),
     required_labels=dict(type="list", elements="str", default=[]),
-    min_series=dict(type="int", default=1),
+    min_series=dict(type="float", default=1),
     max_age=dict(type="float"),
 )
 
@@ -298,7 +320,7 @@ def argument_spec():
                     mutually_exclusive=[["metric", "promql"]],
                     required_one_of=[["metric", "promql"]]),
         max_age=dict(type="float", default=300),
-        history_window=dict(type="int", default=3600),
+        history_window=dict(type="float", default=3600),
         deadline=dict(type="float", default=60),
         poll_interval=dict(type="float", default=5),
     )
@@ -309,12 +331,12 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), required_if=PROMETHEUS_REQUIRED_IF,
                            supports_check_mode=True)
     p = module.params
-    for option in ("deadline", "history_window"):
-        if p[option] < 0:
-            module.fail_json(msg="%s must be >= 0" % option)
-    for option in ("poll_interval", "timeout", "max_age"):
-        if p[option] <= 0:
-            module.fail_json(msg="%s must be > 0" % option)
+    try:
+        rules = dict(PROMETHEUS_NUMBERS)
+        rules.update(delivery.DELIVERY_NUMBERS)
+        p.update(validate.check_numbers(p, rules))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     if not p["checks"]:
         module.fail_json(msg="checks is empty: give at least one check")
     try:

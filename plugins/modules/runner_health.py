@@ -26,18 +26,21 @@ description:
   - Returns one entry per workload (grouped by the C(app.kubernetes.io/component) label) and a fixed-width table.
     Fails, with the table in RV(ignore:msg), when anything is unhealthy, unless O(fail_on_unhealthy=false).
   - The module only reads; it never changes anything and reports RV(ignore:changed=false).
+  - It returns within O(wait_timeout) + O(window) + O(request_timeout) seconds; API answers HTTP 429
+    (and 5xx) are retried with backoff, honouring C(Retry-After), within that time.
 extends_documentation_fragment:
   - kubiya.runners.k8s_auth
 options:
   namespace:
     description:
-      - Namespace of the release.
+      - Namespace of the release; a DNS-1123 label (checked by the module).
     type: str
     required: true
   release:
     description:
       - Helm release name; selects objects labelled C(app.kubernetes.io/instance=<release>).
       - One of O(release) and O(label_selector) is required.
+      - Checked against Helm's rules (lowercase letters, digits, C(-) and C(.), at most 53 characters).
     type: str
   label_selector:
     description:
@@ -53,18 +56,20 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for the release to become ready before judging it. V(0) judges the current state.
-    type: int
+      - At most 86400; negative values are refused.
+    type: float
     default: 0
   window:
     description:
       - Length of the restart check window in seconds. The restart counts at its start and end are compared;
         V(0) skips the restart check.
-    type: int
+      - At most 3600; negative values are refused.
+    type: float
     default: 10
   interval:
     description:
-      - Seconds between two polls while waiting.
-    type: int
+      - Seconds between two polls while waiting (above 0, at most 3600).
+    type: float
     default: 2
   fail_on_unhealthy:
     description:
@@ -191,13 +196,22 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubiya.runners.plugins.module_utils import health
+from ansible_collections.kubiya.runners.plugins.module_utils import health, retry, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
     K8S_AUTH_ARG_SPEC,
+    K8S_NUMBERS,
     K8sClient,
     K8sError,
     api_path,
 )
+
+# option -> validate.number() rules; 0 means "do not wait" / "skip the restart check"
+NUMBERS = dict(
+    wait_timeout=dict(allow_zero=True),
+    window=dict(allow_zero=True, maximum=3600),
+    interval=dict(maximum=3600),
+)
+NUMBERS.update(K8S_NUMBERS)
 
 KINDS = (
     ('Pod', 'v1', 'pods'),
@@ -267,9 +281,9 @@ def main():
         release=dict(type='str'),
         label_selector=dict(type='str'),
         expected_components=dict(type='list', elements='str', default=[]),
-        wait_timeout=dict(type='int', default=0),
-        window=dict(type='int', default=10),
-        interval=dict(type='int', default=2),
+        wait_timeout=dict(type='float', default=0),
+        window=dict(type='float', default=10),
+        interval=dict(type='float', default=2),
         fail_on_unhealthy=dict(type='bool', default=True),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
@@ -278,13 +292,20 @@ def main():
         required_one_of=[('release', 'label_selector')],
         supports_check_mode=True,
     )
-    for name in ('wait_timeout', 'window'):
-        if module.params[name] < 0:
-            module.fail_json(msg='%s must be 0 or more, got %s' % (name, module.params[name]))
-    if module.params['interval'] < 1:
-        module.fail_json(msg='interval must be at least 1 second, got %s' % module.params['interval'])
+    try:
+        numbers = validate.check_numbers(module.params, NUMBERS)
+        # whole seconds read as such in the summary ("over 10s", not "over 10.0s")
+        module.params.update((k, int(v) if float(v).is_integer() else v) for k, v in numbers.items())
+        validate.dns_label(module.params['namespace'], 'namespace')
+        if module.params['release'] is not None:
+            validate.helm_release(module.params['release'], 'release')
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     try:
         client = K8sClient.from_params(module.params)
+        # every API call, retries included, ends by wait_timeout + window + request_timeout
+        client.deadline = retry.Deadline(module.params['wait_timeout'] + module.params['window'],
+                                         client.timeout)
         result = run(module, client)
     except K8sError as exc:
         module.fail_json(msg='runner_health: %s' % exc.msg, status=exc.status)

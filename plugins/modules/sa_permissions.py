@@ -14,9 +14,11 @@ version_added: 0.1.0
 author:
   - Kubiya runners platform team (@kubiya-runners)
 description:
-  - For every ServiceAccount of a Helm release (label C(app.kubernetes.io/instance=<release>)) in one namespace,
-    looks up its component (label C(app.kubernetes.io/component)) in the permission matrix
-    (C(charts/kubiya-runner/permissions.yaml)) and checks that
+  - Reviews every ServiceAccount of the release namespace. For a ServiceAccount of the Helm release (label
+    C(app.kubernetes.io/instance=<release>)) it looks up its component (label C(app.kubernetes.io/component)) in the
+    permission matrix (C(charts/kubiya-runner/permissions.yaml), format in the collection's
+    C(docs/permission-matrix.md)); every other ServiceAccount of the namespace (its C(default) one, another
+    release's, an unlabelled one) must hold no rights. For each account it checks that
   - (1) every action the matrix expects for that component is allowed in the release namespace - one
     C(SubjectAccessReview) (C(authorization.k8s.io/v1)) per verb, API group, resource and resource name, asked as user
     C(system:serviceaccount:<namespace>:<name>) with groups C(system:serviceaccounts),
@@ -27,8 +29,18 @@ description:
   - (3) no RoleBinding (any namespace) or ClusterRoleBinding that names the ServiceAccount, directly, as a user or
     through one of its groups, grants anything the matrix does not cover. A grant through a ClusterRoleBinding or a
     RoleBinding in another namespace is always excess unless an enabled optional cluster right covers it.
-    ClusterRoleBindings of the API server's default policy (label C(kubernetes.io/bootstrapping=rbac-defaults))
-    that reach the account only through a group are listed but not counted as excess.
+    The API server's default-policy ClusterRoleBindings (C(system:basic-user), C(system:discovery),
+    C(system:public-info-viewer), C(system:service-account-issuer-discovery)) are recognised by their name, the
+    ClusterRole they reference and the well-known groups they name, never by the label
+    C(kubernetes.io/bootstrapping=rbac-defaults); they are listed, and only what the default policy grants is not
+    counted as excess;
+  - (4) no binding opens a known escalation path (create pods or pod controllers, exec/attach, read or create
+    Secrets, TokenRequest, C(bind)/C(escalate)/C(impersonate), writing Roles or bindings, wildcards, ...; the list
+    and the reasons are in C(docs/permission-matrix.md)) unless the matrix accepts that risk for the component
+    under C(acceptedRisks) with a reason; accepted risks are listed as C(ACCEPTED) and do not fail;
+  - (5) every Pod, and the pod template of every Deployment, StatefulSet, DaemonSet, ReplicaSet, Job and CronJob of
+    the namespace, runs as the ServiceAccount of its component; a pod outside the release running as a release
+    account, or a pod running as C(default) with a token mounted, fails (without a token it is a warning).
   - Fails with a fixed-width table of missing and excess rights in RV(ignore:msg) and returns them as data
     (RV(service_accounts)). Also fails when a ServiceAccount's component is not in the matrix or a component of
     the matrix has no ServiceAccount.
@@ -42,22 +54,25 @@ extends_documentation_fragment:
 options:
   namespace:
     description:
-      - Namespace the release is installed in.
+      - Namespace the release is installed in; a DNS-1123 label (checked by the module).
     type: str
     required: true
   release:
     description:
       - Helm release name, the value of the C(app.kubernetes.io/instance) label of its ServiceAccounts.
+      - Checked against Helm's rules (lowercase letters, digits, C(-) and C(.), at most 53 characters).
     type: str
     required: true
   matrix:
     description:
       - The permission matrix, as the path of a C(permissions.yaml) file (absolute or relative to the working
         directory of the module; C(~) is not expanded) or as the parsed dictionary.
-      - Format (see the collection's C(docs/CONVENTIONS.md)) - C(serviceAccounts) maps each component to
+      - Format (see the collection's C(docs/permission-matrix.md)) - C(serviceAccounts) maps each component to
         C(automountToken) and its namespaced C(rules) (PolicyRules); C(forbidden) lists probes
         C({verb, group, resource, subresource, name, namespace}) that must be denied for every ServiceAccount;
-        C(optional) lists opt-in cluster-scoped rights (C(component) or C(components), C(rules), C(enabledBy)).
+        C(optional) lists opt-in cluster-scoped rights (C(component) or C(components), C(rules), C(enabledBy));
+        C(acceptedRisks) maps a component to the escalation risks accepted by design, each C({risk, reason}) and
+        optionally C(optional) (the risk comes with that opt-in right).
       - When not given, C(charts/kubiya-runner/permissions.yaml) of the installed C(kubiya.runners) collection is
         used; it is searched for in E(ANSIBLE_COLLECTIONS_PATH), C(~/.ansible/collections),
         C(/usr/share/ansible/collections) and the Python path of the host the module runs on (normally the
@@ -130,8 +145,9 @@ options:
     type: raw
   fail_on_excess:
     description:
-      - Fail when a binding grants more than the matrix. A missing right, an allowed forbidden probe or a
-        ServiceAccount/component mismatch fails regardless.
+      - Fail when a binding grants more than the matrix. A missing right, an allowed forbidden probe, an escalation
+        risk the matrix does not accept, a workload running as the wrong ServiceAccount or a ServiceAccount/component
+        mismatch fails regardless.
     type: bool
     default: true
 attributes:
@@ -145,10 +161,14 @@ attributes:
     platforms: posix
 notes:
   - The connecting identity needs C(create) on C(subjectaccessreviews.authorization.k8s.io), C(list) on
-    ServiceAccounts in O(namespace) and C(list) on Roles, ClusterRoles, RoleBindings and ClusterRoleBindings in all
-    namespaces.
-  - Offline evaluation knows only the objects in O(manifests), not the cluster's default bindings or other
-    authorizers; the live mode asks the API server and therefore sees every authorizer.
+    ServiceAccounts, Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs in O(namespace)
+    and C(list) on Roles, ClusterRoles, RoleBindings and ClusterRoleBindings in all namespaces.
+  - Offline evaluation knows only the objects in O(manifests) (plus the namespace's C(default) ServiceAccount,
+    which every namespace has), not the cluster's default bindings or other authorizers; the live mode asks the
+    API server and therefore sees every authorizer. Escalation risks are derived from the RBAC objects in both
+    modes.
+  - The permission matrix format, the review rules and the list of escalation risks are documented in
+    C(docs/permission-matrix.md) of the collection.
 seealso:
   - name: Kubernetes RBAC authorization
     description: How Roles, ClusterRoles and bindings grant access.
@@ -213,7 +233,7 @@ other_namespace:
   type: str
   sample: kube-system
 service_accounts:
-  description: One entry per ServiceAccount of the release, sorted by name.
+  description: One entry per ServiceAccount of the namespace (the release's and every other one), sorted by name.
   returned: success
   type: list
   elements: dict
@@ -227,9 +247,65 @@ service_accounts:
       type: str
       sample: kubiya-acme
     component:
-      description: Value of its C(app.kubernetes.io/component) label (null when unlabelled).
+      description: Value of its C(app.kubernetes.io/component) label (null when unlabelled or not of the release).
       type: str
       sample: agent-manager
+    managed:
+      description: Whether the account belongs to the release (label C(app.kubernetes.io/instance=<release>)).
+        Any other account is expected to hold no rights.
+      type: bool
+    used_by:
+      description: Workloads (C(<Kind>/<name>)) whose pods run as this account.
+      type: list
+      elements: str
+      sample: [Deployment/agent-manager, Pod/agent-manager-5d9c7b8f6-x2x7q]
+    risks:
+      description: Escalation paths its bindings open (see C(docs/permission-matrix.md)), one per risk and binding.
+      type: list
+      elements: dict
+      contains:
+        risk:
+          description: Risk id, for example V(assign-service-account), V(read-secrets), V(token-request), V(wildcard).
+          type: str
+        verbs:
+          description: Verbs of the grant that open it.
+          type: list
+          elements: str
+        resources:
+          description: Resources of the grant, kubectl style (V(deployments.apps), V(pods/exec)).
+          type: list
+          elements: str
+        resource_names:
+          description: Object names the grant is limited to (the risk remains).
+          type: list
+          elements: str
+        namespace:
+          description: Namespace of the grant; V(*) for a ClusterRoleBinding.
+          type: str
+        granted_by:
+          description: The binding.
+          type: str
+        role:
+          description: The role it references.
+          type: str
+        reason:
+          description: Why it is a risk, naming the accounts it leads to.
+          type: str
+        accepted:
+          description: Whether the matrix accepts it (C(acceptedRisks)) or the binding is ignored; accepted risks do not fail.
+          type: bool
+        accepted_reason:
+          description: The reason from the matrix (null when not accepted).
+          type: str
+      sample:
+        - {risk: read-secrets, verbs: [get, list], resources: [secrets], resource_names: [], namespace: kubiya-acme,
+           granted_by: RoleBinding/kubiya-acme/tool-manager, role: Role/tool-manager, accepted: true,
+           reason: "can read Secrets of namespace kubiya-acme: ...", accepted_reason: "reads the credentials ..."}
+    notes:
+      description: Context for the account (not part of the release, the default account, a binding that carries the
+        default-policy label without being one); shown in the report when the account failed.
+      type: list
+      elements: str
     failed:
       description: Whether this account failed the review.
       type: bool
@@ -327,7 +403,11 @@ service_accounts:
           description: Whether the account is named only through a group.
           type: bool
         baseline:
-          description: A default-policy binding (C(kubernetes.io/bootstrapping=rbac-defaults)) reached through a group; not excess.
+          description: One of the API server's default-policy bindings, recognised by name, ClusterRole and groups
+            (never by label); what the default policy grants is not excess.
+          type: bool
+        bootstrap_label:
+          description: Whether it carries the label C(kubernetes.io/bootstrapping=rbac-defaults) (informational only).
           type: bool
         ignored:
           description: Matched O(ignore_bindings); not excess.
@@ -347,6 +427,40 @@ service_accounts:
       description: Non-fatal findings, for example a token automount that differs from the matrix.
       type: list
       elements: str
+workloads:
+  description: Every Pod and pod template (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) of the
+    namespace with the ServiceAccount it runs as.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Object kind.
+      type: str
+    name:
+      description: Object name.
+      type: str
+    component:
+      description: Its C(app.kubernetes.io/component) label when it belongs to the release.
+      type: str
+    service_account:
+      description: The ServiceAccount its pods run as (V(default) when unset).
+      type: str
+    expected_service_account:
+      description: The release's ServiceAccount of its component (null when it has none).
+      type: str
+    token:
+      description: Whether its pods get a token of that account (automount or a projected token volume).
+      type: bool
+    problem:
+      description: What is wrong (null when nothing is).
+      type: str
+    severity:
+      description: V(fail), V(warn) (listed, not failing) or null.
+      type: str
+  sample:
+    - {kind: Deployment, name: agent-manager, component: agent-manager, service_account: agent-manager,
+       expected_service_account: agent-manager, token: true, problem: null, severity: null}
 errors:
   description: Release-wide problems, for example a component of the matrix without a ServiceAccount.
   returned: success
@@ -373,13 +487,23 @@ summary:
     forbidden_allowed:
       description: Forbidden probes that were allowed.
       type: int
+    risks:
+      description: Escalation risks the matrix does not accept.
+      type: int
+    accepted_risks:
+      description: Escalation risks accepted by the matrix (listed, not failing).
+      type: int
+    workload_findings:
+      description: Workloads that run as the wrong ServiceAccount (severity V(fail)).
+      type: int
     errors:
       description: Errors (release-wide and per account).
       type: int
     checks:
       description: Access checks made.
       type: int
-  sample: {service_accounts: 8, failed: 0, missing: 0, excess: 0, forbidden_allowed: 0, errors: 0, checks: 131}
+  sample: {service_accounts: 9, failed: 0, missing: 0, excess: 0, forbidden_allowed: 0, risks: 0, accepted_risks: 7,
+           workload_findings: 0, errors: 0, checks: 131}
 report:
   description: The fixed-width table, one line per item; on failure it is also in RV(ignore:msg).
   returned: success
@@ -397,9 +521,10 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kubiya.runners.plugins.module_utils import rbac
+from ansible_collections.kubiya.runners.plugins.module_utils import rbac, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
     K8S_AUTH_ARG_SPEC,
+    K8S_NUMBERS,
     K8sClient,
     K8sError,
     MissingLibraryError,
@@ -552,6 +677,13 @@ def main():
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
+    try:
+        validate.dns_label(params['namespace'], 'namespace')
+        validate.helm_release(params['release'], 'release')
+        validate.dns_label(params['other_namespace'], 'other_namespace')
+        params.update(validate.check_numbers(params, K8S_NUMBERS))
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     namespace = params['namespace']
     release = params['release']
 
@@ -600,7 +732,8 @@ def main():
         if client is not None:
             client.close()
 
-    report = rbac.render_table(outcome['service_accounts'], outcome['errors'], outcome['summary'])
+    report = rbac.render_table(outcome['service_accounts'], outcome['errors'], outcome['summary'],
+                               outcome['workloads'])
     for warning in outcome['warnings']:
         module.warn(warning)
     result = dict(
@@ -609,6 +742,7 @@ def main():
         matrix_path=matrix_path,
         other_namespace=outcome['other_namespace'],
         service_accounts=outcome['service_accounts'],
+        workloads=outcome['workloads'],
         errors=outcome['errors'],
         summary=outcome['summary'],
         report=report,
@@ -616,8 +750,11 @@ def main():
     if outcome['failed']:
         module.fail_json(msg='ServiceAccount permissions of release %s in namespace %s differ from the matrix:\n%s'
                              % (release, namespace, '\n'.join(report)), **result)
-    module.exit_json(msg='%d ServiceAccount(s) of release %s hold exactly the rights of the matrix (%d checks)'
-                         % (outcome['summary']['service_accounts'], release, outcome['summary']['checks']),
+    summary = outcome['summary']
+    module.exit_json(msg='%d ServiceAccount(s) of namespace %s hold exactly the rights of the matrix for release %s '
+                         '(%d checks, %d accepted risks, %d workloads checked)'
+                         % (summary['service_accounts'], namespace, release, summary['checks'],
+                            summary['accepted_risks'], len(outcome['workloads'])),
                      **result)
 
 

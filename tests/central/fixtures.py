@@ -89,10 +89,11 @@ class Central(object):
 
     def module_args(self, **overrides):
         """Connection options of kubiya.runners.metrics_delivery for this central side
-        (Entra ID flow pointed at the local token endpoint)."""
+        (Entra ID flow pointed at the local token endpoint). The central side listens
+        on loopback over plain http, so ``allow_http`` is set explicitly."""
         args = {"url": self.front_url, "auth_type": "azure", "authority_url": self.authority_url,
                 "tenant_id": self.tenant_id, "client_id": self.verifier.client_id,
-                "client_secret": self.verifier.client_secret, "timeout": 5}
+                "client_secret": self.verifier.client_secret, "timeout": 5, "allow_http": True}
         args.update(overrides)
         return args
 

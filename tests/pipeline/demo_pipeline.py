@@ -14,6 +14,10 @@ writes two extra-vars files into the state directory (KUBIYA_DEMO_PIPELINE_DIR, 
 - verify-vars.yml: ``runner_verify_metrics: true`` and ``runner_metrics_delivery`` for the
   local front (Entra flow at the local token endpoint, client ``verifier``).
 
+Both set ``runner_allow_http: true``: the local central side listens on loopback over
+plain http, which the role and kubiya.runners.metrics_delivery refuse without that
+explicit opt-in (it exists for such loopback tests only).
+
 ``start`` attaches a pipelinelib.Pipeline to the installed release (no helm install) and
 starts kube-state-metrics, the stand-ins and the Prometheus-agent collector in the
 background (own sessions, logs in the state directory); their PIDs and command lines are
@@ -82,10 +86,14 @@ def cmd_vars(args) -> None:
                                                "telemetry": {"scrapeInterval": args.scrape_interval}}),
         # verified after the pipeline is started (verify-vars.yml)
         "runner_verify_metrics": False,
+        # the local central side is plain http on loopback: explicit opt-in
+        "runner_allow_http": True,
     })
     delivery = central.module_args()
+    delivery.pop("allow_http", None)  # the role passes runner_allow_http to the module
     delivery.update(deadline=args.deadline, poll_interval=10, max_age=args.max_age)
     write_private(d / "verify-vars.yml", {"runner_verify_metrics": True,
+                                          "runner_allow_http": True,
                                           "runner_metrics_delivery": delivery})
     print(f"wrote {d / 'deploy-vars.yml'} and {d / 'verify-vars.yml'} (0600)")
 

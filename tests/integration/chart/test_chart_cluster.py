@@ -80,13 +80,29 @@ def write_values(tmp_path, values, name="values.yaml"):
 @pytest.mark.parametrize("values_file", chartlib.CI_VALUES, ids=lambda p: p.name)
 def test_server_side_dry_run(cluster, namespace, values_file):
     """Every ci/ values file is accepted by the API server (schema, defaulting, admission)."""
-    label_namespace(cluster, namespace, "privileged")
-    manifest = chartlib.render_text(files=[values_file], namespace=namespace)
-    docs = [d for d in yaml.safe_load_all(manifest) if d]
-    proc = cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-",
-                           input=yaml.safe_dump_all(docs), check=False)
+    sets, dagger = [], None
+    if yaml.safe_load(values_file.read_text())["global"].get("daggerNamespace"):
+        # hardened profile: the release namespace enforces restricted, dagger has its own
+        dagger = f"{namespace}-dagger"
+        cluster.kubectl("create", "namespace", dagger)
+        cluster.kubectl("label", "namespace", dagger, "pod-security.kubernetes.io/enforce=privileged")
+        label_namespace(cluster, namespace, "restricted")
+        sets = [f"global.daggerNamespace={dagger}"]
+    else:
+        label_namespace(cluster, namespace, "privileged")
+    try:
+        manifest = chartlib.render_text(files=[values_file], namespace=namespace, sets=sets)
+        docs = [d for d in yaml.safe_load_all(manifest) if d]
+        proc = cluster.kubectl("apply", "--dry-run=server", "-f", "-",
+                               input=yaml.safe_dump_all(docs), check=False)
+    finally:
+        if dagger:
+            cluster.kubectl("delete", "namespace", dagger, "--wait=false", check=False)
     assert proc.returncode == 0, proc.stderr
+    if dagger:  # nothing in the restricted release namespace even warns
+        assert "would violate PodSecurity" not in proc.stderr, proc.stderr
     assert proc.stdout.count("(server dry run)") == len(docs)
+    assert {d["metadata"]["namespace"] for d in docs} == {namespace} | ({dagger} if dagger else set())
 
 
 def test_pod_security_restricted_except_dagger(cluster, namespace):
@@ -173,8 +189,8 @@ def test_install_upgrade_rollback_uninstall_reinstall(cluster, namespace, tmp_pa
         present, wrong = _access_reviews(cluster, namespace, other)
     finally:
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
-    assert present == {"agent-manager", "tool-manager", "kubiya-operator", "dagger", "image-updater",
-                       "kube-state-metrics", "alloy"}
+    assert present == {"agent-manager", "tool-manager", "kubiya-operator", "dagger",
+                       "kube-state-metrics", "alloy"}   # image-updater is opt-in
     assert wrong == []
 
     # helm test hooks pass (and clean up after themselves)

@@ -61,12 +61,19 @@ def test_release_matching_the_matrix_passes(cluster, release, tmp_path):
     result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
     assert not result.get("failed"), result.get("msg")
     assert result["mode"] == "live" and result["changed"] is False
-    assert result["summary"]["service_accounts"] == 3 and result["summary"]["checks"] == 25
+    # the release's three accounts and the namespace's default one
+    assert [sa["name"] for sa in result["service_accounts"]] == [
+        "default", "r1-agent-manager", "r1-image-updater", "r1-tool-manager"]
+    assert result["summary"]["service_accounts"] == 4 and result["summary"]["checks"] == 29
+    assert result["summary"]["accepted_risks"] == 2 and result["summary"]["risks"] == 0
     agent = next(sa for sa in result["service_accounts"] if sa["component"] == "agent-manager")
     kinds = {(b["kind"], b["name"]): b for b in agent["bindings"]}
-    # its own RoleBinding, plus the API server's default policy reached through its groups (listed, not excess)
+    # its own RoleBinding, plus the API server's default policy reached through its groups (listed, not excess):
+    # recognised by name, ClusterRole and group -- the real cluster's objects
     assert kinds[("RoleBinding", "r1-agent-manager")]["baseline"] is False
-    assert kinds[("ClusterRoleBinding", "system:basic-user")]["baseline"] is True
+    for name in ("system:basic-user", "system:discovery", "system:public-info-viewer",
+                 "system:service-account-issuer-discovery"):
+        assert kinds[("ClusterRoleBinding", name)]["baseline"] is True, name
 
 
 def test_extra_clusterrolebinding_and_extra_role_rule_fail_and_are_named(cluster, release, cluster_objects,
@@ -202,3 +209,151 @@ def test_through_ansible_playbook(cluster, release, tmp_path):
                            str(playbook)], capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert json.loads(proc.stdout)["stats"]["localhost"]["changed"] == 0
+
+
+# --------------------------------------------------------------------------- no false passes (issue 9, item 4)
+# The same cases as tests/unit/plugins/test_rbac.py, on the real API server (SubjectAccessReview, RBAC).
+
+RBAC_API = "rbac.authorization.k8s.io/v1"
+
+
+def rbac_objects(name, rules, subjects, namespace=None, labels=None):
+    """A (Cluster)Role and its (Cluster)RoleBinding: cluster-scoped when namespace is None."""
+    role_kind = "Role" if namespace else "ClusterRole"
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    if labels:
+        meta["labels"] = labels
+    return [{"apiVersion": RBAC_API, "kind": role_kind, "metadata": dict(meta), "rules": rules},
+            {"apiVersion": RBAC_API, "kind": role_kind + "Binding", "metadata": dict(meta),
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
+             "subjects": subjects}]
+
+
+def by_sa(result):
+    return {sa["name"]: sa for sa in result["service_accounts"]}
+
+
+def excess_refs(sa):
+    return {e["granted_by"] for e in sa["excess"] if e["reason"] == "not in matrix"}
+
+
+def test_a_look_alike_default_policy_binding_is_reported(cluster, release, cluster_objects, tmp_path):
+    """A ClusterRoleBinding labelled kubernetes.io/bootstrapping=rbac-defaults, to the namespace's
+    ServiceAccount group: not the default policy, so every account of the namespace holds it as excess,
+    while the cluster's real default-policy bindings stay recognised."""
+    name = "%s-sneaky" % release
+    cluster_objects += [("clusterrolebinding", name), ("clusterrole", name)]
+    apply(cluster, release, yaml.safe_dump_all(rbac_objects(
+        name, [{"apiGroups": [""], "resources": ["services"], "verbs": ["list"]}],
+        [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:serviceaccounts:%s" % release}],
+        labels={"kubernetes.io/bootstrapping": "rbac-defaults"})))
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert result["failed"] is True
+    accounts = by_sa(result)
+    assert set(accounts) == {"default", "r1-agent-manager", "r1-image-updater", "r1-tool-manager"}
+    for sa in accounts.values():
+        assert excess_refs(sa) == {"ClusterRoleBinding/%s" % name}, sa["name"]
+        assert sa["failed"]
+        assert {b["name"] for b in sa["bindings"] if b["baseline"]} >= {"system:basic-user", "system:discovery"}
+    assert "carries the label kubernetes.io/bootstrapping=rbac-defaults but is not a default-policy binding" \
+        in result["msg"]
+
+
+def test_rights_of_the_namespaces_default_service_account_are_reported(cluster, release, tmp_path):
+    apply(cluster, release, yaml.safe_dump_all(rbac_objects(
+        "default-reader", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}],
+        [{"kind": "ServiceAccount", "name": "default", "namespace": release}], namespace=release)))
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert result["failed"] is True
+    default = by_sa(result)["default"]
+    assert default["failed"] and default["managed"] is False
+    assert {(e["verb"], e["resource"]) for e in default["excess"]} == {("get", "secrets"), ("list", "secrets")}
+    assert [(r["risk"], r["accepted"]) for r in default["risks"]] == [("read-secrets", False)]
+    assert "RISK default: read-secrets via RoleBinding/%s/default-reader" % release in result["msg"]
+    assert not by_sa(result)["r1-image-updater"]["failed"]
+
+
+def test_a_grant_to_the_namespaces_service_account_group_reaches_every_account(cluster, release, tmp_path):
+    apply(cluster, release, yaml.safe_dump_all(rbac_objects(
+        "all-sa-pods", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+        [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:serviceaccounts:%s" % release}],
+        namespace=release)))
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert result["failed"] is True
+    ref = "RoleBinding/%s/all-sa-pods" % release
+    # "get pods" is in agent-manager's matrix entry; every other account holds it beyond the matrix
+    assert {n for n, sa in by_sa(result).items() if ref in excess_refs(sa)} == {
+        "default", "r1-image-updater", "r1-tool-manager"}
+
+
+def test_every_service_account_of_the_namespace_is_reviewed_live(cluster, release, tmp_path):
+    cluster.kubectl("create", "serviceaccount", "helper", "-n", release)
+    cluster.kubectl("create", "serviceaccount", "idle", "-n", release)
+    apply(cluster, release, yaml.safe_dump_all(rbac_objects(
+        "helper", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
+        [{"kind": "ServiceAccount", "name": "helper", "namespace": release}], namespace=release)))
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert result["failed"] is True
+    accounts = by_sa(result)
+    assert accounts["helper"]["failed"] and excess_refs(accounts["helper"]) == {"RoleBinding/%s/helper" % release}
+    assert not accounts["idle"]["failed"] and accounts["idle"]["excess"] == []
+    assert "NOTE helper: not part of release r1" in result["msg"]
+
+
+def restricted_pod_spec(sa=None, automount=None):
+    spec = {"securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "c", "image": "registry.example/c:1.0",
+                            "securityContext": {"allowPrivilegeEscalation": False,
+                                                "capabilities": {"drop": ["ALL"]}}}]}
+    if sa:
+        spec["serviceAccountName"] = sa
+    if automount is not None:
+        spec["automountServiceAccountToken"] = automount
+    return spec
+
+
+def test_pods_and_templates_running_as_the_wrong_account_are_reported(cluster, release, tmp_path):
+    labels = {"app.kubernetes.io/instance": "r1", "app.kubernetes.io/component": "agent-manager"}
+    apply(cluster, release, yaml.safe_dump_all([
+        # agent-manager's Deployment, but running as tool-manager's account
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "agent-manager", "labels": labels},
+         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": restricted_pod_spec("r1-tool-manager")}}},
+        # a pod outside the release, as the namespace's default account with its token
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray"}, "spec": restricted_pod_spec()},
+        # ... and one without a token: a warning only
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "quiet"},
+         "spec": restricted_pod_spec(automount=False)},
+    ]))
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    assert result["failed"] is True
+    found = {(w["kind"], w["name"]): w for w in result["workloads"]}
+    deployment = found[("Deployment", "agent-manager")]
+    assert deployment["severity"] == "fail" and deployment["service_account"] == "r1-tool-manager"
+    assert deployment["expected_service_account"] == "r1-agent-manager"
+    assert found[("Pod", "stray")]["severity"] == "fail" and found[("Pod", "stray")]["token"] is True
+    assert found[("Pod", "quiet")]["severity"] == "warn"
+    assert "WORKLOAD Deployment/agent-manager (component agent-manager): runs as r1-tool-manager, not as " \
+        "r1-agent-manager" in result["msg"]
+    assert "WORKLOAD Pod/stray: runs as the namespace's default ServiceAccount with its token mounted" in result["msg"]
+    assert "Deployment/agent-manager" in by_sa(result)["r1-tool-manager"]["used_by"]
+
+
+def test_an_escalation_path_fails_even_when_excess_only_warns(cluster, release, tmp_path):
+    apply(cluster, release, yaml.safe_dump_all(rbac_objects(
+        "updater-pods", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}],
+        [{"kind": "ServiceAccount", "name": "r1-image-updater", "namespace": release}], namespace=release)))
+    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX, fail_on_excess=False)
+    assert result["failed"] is True
+    updater = by_sa(result)["r1-image-updater"]
+    risk = next(r for r in updater["risks"] if r["risk"] == "assign-service-account")
+    assert risk["accepted"] is False and risk["granted_by"] == "RoleBinding/%s/updater-pods" % release
+    # the accounts a pod could run as, named in the reason
+    assert "r1-agent-manager" in risk["reason"] and "r1-tool-manager" in risk["reason"]
+    # tool-manager's paths are accepted by the matrix and listed with its reason
+    tool = by_sa(result)["r1-tool-manager"]
+    assert {(r["risk"], r["accepted"]) for r in tool["risks"]} == {("assign-service-account", True),
+                                                                   ("exec-into-pods", True)}
+    assert "ACCEPTED r1-tool-manager: exec-into-pods" in result["msg"]

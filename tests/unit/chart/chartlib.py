@@ -22,6 +22,11 @@ CHART = REPO / "charts" / "kubiya-runner"
 SUBCHARTS = ("agent-manager", "tool-manager", "kubiya-operator")
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 PERMISSIONS = yaml.safe_load((CHART / "permissions.yaml").read_text())
+# The hardened profile's values (ci/hardened-values.yaml has the same two keys).
+HARDENED = {"global": {"daggerNamespace": "dagger-ns", "podSecurity": {"enforce": "restricted"}}}
+# A tag that names one build (scripts/chart-schema.py PINNED_TAG, kubiya.pinnedTagPattern).
+PINNED_TAG = r"^(v?[0-9]+(\.[0-9]+){1,3}([-+_.][0-9A-Za-z][0-9A-Za-z_.-]*)?|[0-9a-f]{7,64})$"
+MOVING_TAGS = ("latest", "stable", "main", "master", "edge", "nightly", "runner_v2")
 
 
 def _versions() -> dict[str, str]:

@@ -36,9 +36,23 @@ def full_values(values, registry_tls) -> dict:
     return chartlib.deep_merge(values, {
         "global": {"registryTls": tls, "networkPolicy": {"egress": {"enabled": True}}},
         "workflowEngine": {"enabled": True},
+        "imageUpdater": {"enabled": True},  # opt-in, off by default
     })
 
 
 @pytest.fixture(scope="session")
 def full_docs(full_values, tmp_path_factory) -> list[dict]:
     return chartlib.render(full_values, tmpdir=tmp_path_factory.mktemp("values"))
+
+
+@pytest.fixture(scope="session")
+def hardened_docs(full_values, tmp_path_factory) -> list[dict]:
+    """Everything on, in the hardened profile (dagger in namespace dagger-ns)."""
+    return chartlib.render(chartlib.deep_merge(full_values, chartlib.HARDENED),
+                           tmpdir=tmp_path_factory.mktemp("values"))
+
+
+@pytest.fixture(scope="session")
+def ci_docs() -> dict[str, list[dict]]:
+    """The render of every ci/ values file (with its existing Secrets), by file name."""
+    return {f.name: chartlib.render(files=[f]) for f in chartlib.CI_VALUES}

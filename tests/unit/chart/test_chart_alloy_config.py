@@ -82,10 +82,12 @@ def test_runner_labels_and_dropped_labels(config):
 def test_remote_write_oauth2(config):
     b = blocks(config)["prometheus.remote_write.default"]
     assert 'url = "https://prometheus.example.invalid/api/v1/write"' in b
-    assert 'client_id     = "test-client"' in b
-    assert 'client_secret = sys.env("REMOTE_WRITE_CLIENT_SECRET")' in b
-    assert 'token_url     = "https://login.example.invalid/token"' in b
-    assert 'scopes        = ["https://monitor.azure.com/.default"]' in b
+    assert 'client_id          = "test-client"' in b
+    # the client secret is a mounted file, never an environment variable
+    assert 'client_secret_file = "/var/run/secrets/kubiya/remote-write/client-secret"' in b
+    assert "sys.env" not in b and "client_secret =" not in b
+    assert 'token_url          = "https://login.example.invalid/token"' in b
+    assert 'scopes             = ["https://monitor.azure.com/.default"]' in b
 
 
 def test_no_secret_in_the_config(values, config):

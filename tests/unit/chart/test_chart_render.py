@@ -12,17 +12,17 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition
                   "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
                   "PersistentVolume", "StorageClass", "PriorityClass", "APIService"}
 DEFAULT_COMPONENTS = {"agent-manager", "tool-manager", "kubiya-operator", "dagger",
-                      "image-updater", "kube-state-metrics", "alloy"}
+                      "kube-state-metrics", "alloy"}   # image-updater is opt-in
 
 
 def test_default_render_object_inventory(default_docs):
     kinds = collections.Counter(d["kind"] for d in default_docs)
     assert kinds == {
-        "ServiceAccount": 7, "Role": 6, "RoleBinding": 6, "NetworkPolicy": 7,
-        "Deployment": 5, "StatefulSet": 1, "CronJob": 1, "Service": 3,
-        "ConfigMap": 3, "Secret": 2, "Job": 1,
+        "ServiceAccount": 6, "Role": 5, "RoleBinding": 5, "NetworkPolicy": 7,
+        "Deployment": 5, "StatefulSet": 1, "Service": 3,
+        "ConfigMap": 2, "Secret": 2, "Job": 1,
     }, kinds
-    assert len(default_docs) == 42
+    assert len(default_docs) == 37
 
 
 @pytest.mark.parametrize("docs_fixture", ["default_docs", "full_docs"])
@@ -30,6 +30,36 @@ def test_nothing_cluster_scoped_and_all_in_release_namespace(docs_fixture, reque
     docs = request.getfixturevalue(docs_fixture)
     assert [d["kind"] for d in docs if d["kind"] in CLUSTER_SCOPED] == []
     assert {d["metadata"].get("namespace") for d in docs} == {"runner-ns"}
+
+
+def test_hardened_profile_moves_dagger_and_nothing_else(hardened_docs):
+    """Hardened: dagger's objects in its namespace, everything else in the release namespace,
+    nothing cluster-scoped (no Namespace either); tool-manager and Alloy use the DNS name."""
+    assert [d["kind"] for d in hardened_docs if d["kind"] in CLUSTER_SCOPED] == []
+    where = {(d["kind"], d["metadata"]["name"]): d["metadata"]["namespace"] for d in hardened_docs}
+    dagger = {k for k, ns in where.items() if ns == "dagger-ns"}
+    assert dagger == {("StatefulSet", "dagger-engine"), ("Service", "dagger-engine-service"),
+                      ("ConfigMap", "dagger-engine-config"), ("ServiceAccount", "dagger"),
+                      ("NetworkPolicy", "dagger")}
+    assert set(where.values()) == {"runner-ns", "dagger-ns"}
+    tm = next(d for d in by_kind(hardened_docs, "Deployment") if component(d) == "tool-manager")
+    env = {e["name"]: e.get("value") for e in tm["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KUBIYA_DAGGER_ENGINE_SERVICE_URL"] == "tcp://dagger-engine-service.dagger-ns.svc:8080"
+    alloy = next(d for d in by_kind(hardened_docs, "ConfigMap") if d["metadata"]["name"] == "alloy")
+    assert "dagger-engine-service.dagger-ns.svc:8080" in alloy["data"]["config.alloy"]
+    sts = by_kind(hardened_docs, "StatefulSet")[0]
+    assert sts["spec"]["serviceName"] == "dagger-engine-service"
+    assert sts["spec"]["template"]["spec"]["serviceAccountName"] == "dagger"
+
+
+@pytest.mark.parametrize("over", [
+    {"global": {"podSecurity": {"enforce": "restricted"}}},
+    {"global": {"podSecurity": {"enforce": "baseline"}}},
+    {"global": {"podSecurity": {"enforce": "restricted"}, "daggerNamespace": "runner-ns"}},
+])
+def test_restricted_namespace_needs_a_dagger_namespace(values, over):
+    err = chartlib.render_fails(chartlib.deep_merge(values, over))
+    assert "global.podSecurity.enforce" in err and "set global.daggerNamespace" in err
 
 
 @pytest.mark.parametrize("docs_fixture", ["default_docs", "full_docs"])
@@ -124,10 +154,11 @@ def test_shared_secrets_created_from_values_or_taken_by_name(values, default_doc
     docs = chartlib.render(existing)
     assert by_kind(docs, "Secret") == []
     vols = [v for dummy, spec in chartlib.pod_templates(docs) for v in spec.get("volumes", []) if "secret" in v]
-    assert {v["secret"]["secretName"] for v in vols} == {"my-nats"}
+    assert {v["secret"]["secretName"] for v in vols} == {"my-nats", "my-rw"}
     alloy = next(d for d in by_kind(docs, "Deployment") if component(d) == "alloy")
-    ref = alloy["spec"]["template"]["spec"]["containers"][0]["env"][1]["valueFrom"]["secretKeyRef"]
-    assert ref == {"name": "my-rw", "key": "secret"}
+    vol = next(v for v in alloy["spec"]["template"]["spec"]["volumes"] if v["name"] == "remote-write-secret")
+    assert vol["secret"]["secretName"] == "my-rw"
+    assert vol["secret"]["items"] == [{"key": "secret", "path": "client-secret"}]
 
 
 @pytest.mark.parametrize("key,message", [
@@ -140,9 +171,27 @@ def test_secret_material_required_when_no_existing_secret(values, key, message):
     assert message in err
 
 
+def test_registry_tls_certificate_alone_stores_no_key(values, registry_tls):
+    """Only the certificate is used: without a key none is required and none is stored."""
+    cert_only = chartlib.deep_merge(values, {"global": {"registryTls": {"enabled": True, "crt": registry_tls["crt"]}}})
+    docs = chartlib.render(cert_only)
+    tls = next(s for s in by_kind(docs, "Secret") if component(s) == "registry-tls")
+    assert tls["metadata"]["name"] == "rel-registry-ca" and tls["type"] == "Opaque"
+    assert set(tls["data"]) == {"tls.crt"}
+    tm = next(d for d in by_kind(docs, "Deployment") if component(d) == "tool-manager")
+    reg = next(v for v in tm["spec"]["template"]["spec"]["volumes"] if v["name"] == "registry-tls")
+    assert reg["secret"] == {"secretName": "rel-registry-ca", "defaultMode": 0o444,
+                             "items": [{"key": "tls.crt", "path": "tls.crt"}]}
+    assert "PRIVATE KEY" not in chartlib.render_text(cert_only)
+    # the certificate itself is still required
+    err = chartlib.render_fails(chartlib.deep_merge(values, {"global": {"registryTls": {"enabled": True}}}))
+    assert "global.registryTls.crt is required" in err
+
+
 def test_registry_tls_secret_and_mounts(full_docs):
+    """With a key given (compatibility) the Secret is kubernetes.io/tls; only tls.crt is mounted."""
     tls = next(s for s in by_kind(full_docs, "Secret") if s["type"] == "kubernetes.io/tls")
-    assert set(tls["data"]) == {"tls.crt", "tls.key"}
+    assert set(tls["data"]) == {"tls.crt", "tls.key"} and tls["metadata"]["name"] == "rel-registry-tls"
     tm = next(d for d in by_kind(full_docs, "Deployment") if component(d) == "tool-manager")
     spec = tm["spec"]["template"]["spec"]
     reg = next(v for v in spec["volumes"] if v["name"] == "registry-tls")

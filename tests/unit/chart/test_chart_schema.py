@@ -50,6 +50,19 @@ INVALID = [
      "/global/networkPolicy/egress/nats/cidrs/0"),
     ("port-out-of-range", {"workflowEngine": {"containerPort": 70000}}, "/workflowEngine/containerPort"),
     ("cron-schedule", {"imageUpdater": {"schedule": "hourly"}}, "/imageUpdater/schedule"),
+    ("uid-below-10000", {"alloy": {"podSecurityContext": {"runAsUser": 473}}}, "/alloy/podSecurityContext/runAsUser"),
+    ("moving-tag-without-digest", {"dagger": {"image": {"tag": "main"}}}, "/dagger/image/tag"),
+    ("subchart-moving-tag-without-digest", {"kubiya-operator": {"image": {"tag": "runner_v2"}}}, "/image/tag"),
+    ("extra-env-secret-key-ref", {"workflowEngine": {"extraEnv": [
+        {"name": "X", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}}, "/workflowEngine/extraEnv/0/valueFrom"),
+    ("dagger-namespace-invalid", {"global": {"daggerNamespace": "Dagger_NS"}}, "/global/daggerNamespace"),
+    ("pod-security-level", {"global": {"podSecurity": {"enforce": "strict"}}}, "/global/podSecurity/enforce"),
+    ("egress-mode", {"global": {"networkPolicy": {"egress": {"mode": "open"}}}}, "/global/networkPolicy/egress/mode"),
+    ("blocked-cidr", {"global": {"networkPolicy": {"egress": {"blockedCidrs": ["10.0.0.0"]}}}},
+     "/global/networkPolicy/egress/blockedCidrs/0"),
+    ("blocked-everything", {"global": {"networkPolicy": {"egress": {"blockedCidrs": ["0.0.0.0/0"]}}}},
+     "/global/networkPolicy/egress/blockedCidrs/0"),
+    ("writable-path-root", {"tool-manager": {"writablePaths": ["/"]}}, "/writablePaths/0"),
     ("ksm-unknown-collector", {"kubeStateMetrics": {"collectors": ["nodes"]}}, "/kubeStateMetrics/collectors/0"),
     ("secret-name-invalid", {"global": {"nats": {"existingSecret": "My_Secret"}}}, "/global/nats/existingSecret"),
     ("log-level-enum", {"alloy": {"logLevel": "verbose"}}, "/alloy/logLevel"),
@@ -90,7 +103,7 @@ def test_ci_values_files_lint_strict(values_file):
 def test_ci_values_cover_the_required_examples():
     names = {p.name for p in chartlib.CI_VALUES}
     assert names == {"minimal-values.yaml", "prod-azure-values.yaml", "telemetry-off-values.yaml",
-                     "workflow-engine-values.yaml", "arm64-values.yaml"}
+                     "workflow-engine-values.yaml", "arm64-values.yaml", "hardened-values.yaml"}
 
 
 def test_every_owned_object_rejects_unknown_keys():

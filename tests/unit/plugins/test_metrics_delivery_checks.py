@@ -1,7 +1,7 @@
 """Check building, freshness math and judging (pure functions of delivery.py)."""
 import pytest
 
-from ansible_collections.kubiya.runners.plugins.module_utils import delivery
+from ansible_collections.kubiya.runners.plugins.module_utils import delivery, retry
 
 NOW = 1_800_000_000.0
 SCOPE = delivery.scope_matchers("r-1", "acme")
@@ -51,8 +51,12 @@ def test_history_query_names_the_metric():
     ({"metric": "up == 1"}, "not a single metric selector"),
     ({"promql": 'sum({job="x"})'}, "has no metric name"),
     ({"metric": "up", "required_labels": ["ok", "bad-label"]}, "'bad-label'"),
-    ({"metric": "up", "min_series": 0}, "min_series must be >= 1"),
-    ({"metric": "up", "max_age": 0}, "max_age must be > 0"),
+    ({"metric": "up", "min_series": 0}, "min_series: 0 is not a valid value"),
+    ({"metric": "up", "min_series": 2.5}, "min_series: 2.5 is not a whole number"),
+    ({"metric": "up", "max_age": 0}, "max_age: 0 is not a valid value"),
+    ({"metric": "up", "max_age": float("nan")}, "max_age: NaN is not a valid value"),
+    ({"metric": "up", "max_age": float("inf")}, "max_age: infinity is not a valid value"),
+    ({"metric": "up", "max_age": -5}, "max_age: -5 is negative"),
 ])
 def test_bad_checks_are_refused_naming_the_check(spec, fragment):
     spec["name"] = "my-check"
@@ -157,13 +161,23 @@ def test_judge_reports_every_problem_most_urgent_first():
     assert parts[2] == "1 series, expected at least 3"
 
 
-def test_budget_bounds_request_timeouts_by_the_deadline():
+def test_deadline_bounds_request_timeouts_so_the_run_ends_by_deadline_plus_timeout():
     t = [100.0]
-    b = delivery.Budget(deadline=10, request_timeout=5, clock=lambda: t[0])
-    assert b.timeout(first_round=False) == 5
+    b = retry.Deadline(10, request_timeout=5, clock=lambda: t[0])
+    assert b.timeout() == 5
     t[0] = 107.0
-    assert b.timeout(first_round=False) == 3
-    t[0] = 120.0
-    assert b.remaining() == -10
-    assert b.timeout(first_round=False) == 1.0  # never 0: a request needs some time
-    assert b.timeout(first_round=True) == 5     # the first round always gets full timeouts
+    assert b.timeout() == 5
+    assert b.can_wait(6.9) and not b.can_wait(7.0)  # a retry needs 1s left before 10 + 5
+    t[0] = 112.0                  # past the deadline: a request may still end by 10 + 5
+    assert b.remaining() == -2 and b.timeout() == 3
+    t[0] = 115.0
+    with pytest.raises(retry.DeadlineExceeded, match="deadline of 10s"):
+        b.timeout()               # never a request that would end after deadline + timeout
+
+
+def test_deadline_zero_allows_exactly_one_request_timeout():
+    t = [0.0]
+    b = retry.Deadline(0, request_timeout=4, clock=lambda: t[0])
+    assert b.timeout() == 4 and b.can_wait(2.9) and not b.can_wait(3.0)
+    t[0] = 3.0
+    assert b.timeout() == 1

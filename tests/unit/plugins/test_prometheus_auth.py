@@ -41,7 +41,7 @@ def test_azure_defaults_to_entra_token_url_and_prometheus_scope():
 def test_azure_authority_override_and_scope():
     p = auth.from_params(params(auth_type="azure", tenant_id="tid", client_id="c",
                                 client_secret="s", authority_url="http://127.0.0.1:1/",
-                                scope="api://x/.default"))
+                                scope="api://x/.default", allow_http=True))
     assert p.token_url == "http://127.0.0.1:1/tid/oauth2/v2.0/token"
     assert p.scope == "api://x/.default"
 
@@ -70,8 +70,8 @@ def test_oauth_error_text(body, expected):
 
 @pytest.mark.parametrize("exc,fragment", [
     (URLError(ConnectionRefusedError(111, "refused")), "connection refused by http://h"),
-    (URLError(socket.timeout("timed out")), "no answer from http://h within 3s"),
-    (TimeoutError("timed out"), "no answer from http://h within 3s"),
+    (URLError(socket.timeout("timed out")), "no complete answer from http://h within 3.0s"),
+    (TimeoutError("timed out"), "no complete answer from http://h within 3.0s"),
     (URLError(socket.gaierror(-2, "Name or service not known")), "cannot resolve the host"),
     (URLError(ssl.SSLError(1, "CERTIFICATE_VERIFY_FAILED")), "TLS error"),
 ])
@@ -79,10 +79,22 @@ def test_network_errors_are_described(exc, fragment):
     assert fragment in auth.describe_network_error(exc, "http://h", 3)
 
 
-@pytest.mark.parametrize("url", ["", "prometheus:9090", "ftp://x", "http://"])
-def test_bad_urls_refused(url):
-    with pytest.raises(ValueError, match="not an http"):
+@pytest.mark.parametrize("url,fragment", [
+    ("", "url: is empty"),
+    ("prometheus:9090", "is not an https:// URL"),
+    ("ftp://x", "scheme 'ftp' is not allowed"),
+    ("http://", "uses http://"),
+    ("https://", "has no host"),
+    ("https://user:pw@h", "carries credentials"),
+    ("https://h:99999", "invalid port"),
+])
+def test_bad_urls_refused(url, fragment):
+    with pytest.raises(ValueError, match=fragment):
         prometheus.check_url(url)
+
+
+def test_http_url_needs_the_opt_in():
+    assert prometheus.check_url("http://127.0.0.1:9/", allow_http=True) == "http://127.0.0.1:9"
 
 
 def test_url_trailing_slash_dropped():
@@ -100,7 +112,7 @@ def test_api_error_texts(body, text):
 
 
 def test_query_refuses_nameless_promql_before_sending():
-    client = prometheus.PrometheusClient("http://127.0.0.1:9")  # nothing listens on port 9
+    client = prometheus.PrometheusClient("https://127.0.0.1:9")  # nothing listens on port 9
     with pytest.raises(ValueError, match="has no metric name"):
         client.query('{job="x"}')
 

@@ -45,10 +45,11 @@ def test_matching_release_passes(tmp_path):
     assert result["changed"] is False and result["mode"] == "offline"
     assert result["matrix_path"] == MATRIX
     names = [sa["name"] for sa in result["service_accounts"]]
-    assert names == ["r1-agent-manager", "r1-image-updater", "r1-tool-manager"]
-    assert result["summary"] == {"service_accounts": 3, "failed": 0, "missing": 0, "excess": 0,
-                                 "forbidden_allowed": 0, "errors": 0, "checks": 25}
-    agent = result["service_accounts"][0]
+    assert names == ["default", "r1-agent-manager", "r1-image-updater", "r1-tool-manager"]
+    assert result["summary"] == {"service_accounts": 4, "failed": 0, "missing": 0, "excess": 0,
+                                 "forbidden_allowed": 0, "risks": 0, "accepted_risks": 2, "workload_findings": 0,
+                                 "errors": 0, "checks": 29}
+    agent = result["service_accounts"][1]
     assert agent["component"] == "agent-manager" and agent["checks"] == 12
     assert [b["name"] for b in agent["bindings"]] == ["r1-agent-manager"]
     assert result["report"][0].startswith("SERVICEACCOUNT")
@@ -76,10 +77,16 @@ def test_fail_on_excess_false_passes_on_excess_only(tmp_path):
     text = manifests_text("release.yaml", "excess.yaml").replace(
         "subjects:\n  - {kind: ServiceAccount, name: r1-tool-manager, namespace: ns1}",
         "subjects:\n  - {kind: ServiceAccount, name: somebody-else, namespace: ns1}")
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text, fail_on_excess=False)
+    harmless = text.replace("resources: [secrets]", "resources: [services]")  # agent-manager's extra rule
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=harmless,
+                        fail_on_excess=False)
     assert not result.get("failed"), result.get("msg")
     assert result["summary"]["excess"] == 1
     assert any("EXCESS" in line for line in result["report"])
+    # reading Secrets is an escalation path (token theft): not silenced by fail_on_excess=false
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text, fail_on_excess=False)
+    assert result["failed"] and result["summary"]["risks"] == 1
+    assert "RISK r1-agent-manager: read-secrets via RoleBinding/ns1/r1-agent-manager-extra" in result["msg"]
 
 
 def test_manifests_as_directory_and_list_and_matrix_as_dict(tmp_path):
@@ -94,7 +101,7 @@ def test_manifests_as_directory_and_list_and_matrix_as_dict(tmp_path):
     docs = list(yaml.safe_load_all((FIXTURES / "release.yaml").read_text()))
     result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
                         manifests=[{"kind": "List", "apiVersion": "v1", "items": docs}])
-    assert result["summary"]["service_accounts"] == 3 and not result.get("failed")
+    assert result["summary"]["service_accounts"] == 4 and not result.get("failed")
 
 
 def test_empty_render_is_an_error(tmp_path):
@@ -131,7 +138,7 @@ def test_extra_forbidden_probe_option(tmp_path):
     # agent-manager may list pods by the matrix (probe skipped); the other two must not and do not
     assert not result.get("failed"), result.get("msg")
     checks = {sa["name"]: sa["checks"] for sa in result["service_accounts"]}
-    assert checks == {"r1-agent-manager": 12, "r1-image-updater": 5, "r1-tool-manager": 10}
+    assert checks == {"default": 5, "r1-agent-manager": 12, "r1-image-updater": 5, "r1-tool-manager": 10}
     result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
                         manifests=str(FIXTURES / "release.yaml"),
                         extra_forbidden=[{"verb": "list", "resource": "pods"}])
@@ -169,8 +176,8 @@ def test_through_ansible_playbook_in_check_mode(tmp_path):
         "hosts": "localhost", "gather_facts": False,
         "tasks": [{"name": "check", "register": "out", "kubiya.runners.sa_permissions": {
             "namespace": NS, "release": "r1", "matrix": MATRIX, "manifests": str(FIXTURES / "release.yaml")}},
-            {"ansible.builtin.assert": {"that": ["out is not changed", "out.summary.checks == 25",
-                                                 "out.service_accounts | length == 3"]}}],
+            {"ansible.builtin.assert": {"that": ["out is not changed", "out.summary.checks == 29",
+                                                 "out.service_accounts | length == 4"]}}],
     }]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_HOME=str(tmp_path / "ah"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
@@ -204,4 +211,49 @@ def test_the_charts_own_render_matches_its_matrix(tmp_path):
                         release="r1", manifests=proc.stdout, components=components)
     assert result["matrix_path"].endswith("charts/kubiya-runner/permissions.yaml")
     assert not result.get("failed"), result.get("msg")
-    assert result["summary"]["service_accounts"] == len(components) >= 5
+    # every component's account, and the namespace's default one (holding nothing)
+    assert result["summary"]["service_accounts"] == len(components) + 1 >= 6
+    # every workload of the chart runs as its component's account ...
+    workloads = result["workloads"]
+    assert workloads and {w["kind"] for w in workloads} >= {"Deployment", "StatefulSet"}
+    assert [w for w in workloads if w["severity"] == "fail"] == []
+    for w in workloads:
+        if w["component"] in components:
+            assert w["service_account"] == w["expected_service_account"], w
+    # ... and the escalation paths of the design are all accepted by the matrix, none unaccepted
+    assert result["summary"]["risks"] == 0 and result["summary"]["accepted_risks"] >= 4
+    print("\n".join(result["report"]))
+
+
+def test_offline_failure_names_the_account_the_workload_and_the_risk(tmp_path):
+    """The module's own report, from rendered objects: a binding to the namespace's default account, a
+    Deployment running as another component's account, and an escalation path."""
+    extra = yaml.safe_dump_all([
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "default-tokens"},
+         "rules": [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "default-tokens"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "default-tokens"},
+         "subjects": [{"kind": "ServiceAccount", "name": "default"}]},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "agent-manager", "labels": {"app.kubernetes.io/instance": "r1"}},
+         "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": {
+             "metadata": {"labels": {"app": "a", "app.kubernetes.io/instance": "r1",
+                                     "app.kubernetes.io/component": "agent-manager"}},
+             "spec": {"serviceAccountName": "r1-tool-manager", "containers": [{"name": "c", "image": "x:1"}]}}}},
+    ])
+    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+                        manifests=manifests_text("release.yaml") + "\n---\n" + extra)
+    assert result["failed"] is True and result["changed"] is False
+    msg = result["msg"]
+    assert "RISK default: token-request via RoleBinding/ns1/default-tokens: can mint a token for any " \
+           "ServiceAccount of namespace ns1 (TokenRequest)" in msg
+    assert "WORKLOAD Deployment/agent-manager (component agent-manager): runs as r1-tool-manager, not as " \
+           "r1-agent-manager" in msg
+    assert result["workloads"] == [{"kind": "Deployment", "name": "agent-manager", "component": "agent-manager",
+                                    "service_account": "r1-tool-manager",
+                                    "expected_service_account": "r1-agent-manager", "token": True,
+                                    "problem": "runs as r1-tool-manager, not as r1-agent-manager, the "
+                                               "ServiceAccount of its component agent-manager",
+                                    "severity": "fail"}]
+    summary = result["summary"]
+    assert (summary["risks"], summary["workload_findings"], summary["accepted_risks"]) == (1, 1, 2)

@@ -219,10 +219,10 @@ prometheus.remote_write "default" {
     url = {{ required "telemetry.remoteWrite.url is required when telemetry.enabled" $rw.url | quote }}
     {{- if $rw.oauth2.enabled }}
     oauth2 {
-      client_id     = {{ required "telemetry.remoteWrite.oauth2.clientId is required when telemetry.remoteWrite.oauth2.enabled" $rw.oauth2.clientId | quote }}
-      client_secret = sys.env("REMOTE_WRITE_CLIENT_SECRET")
-      token_url     = {{ required "telemetry.remoteWrite.oauth2.tokenUrl is required when telemetry.remoteWrite.oauth2.enabled" $rw.oauth2.tokenUrl | quote }}
-      scopes        = [{{ range $i, $s := $rw.oauth2.scopes }}{{ if $i }}, {{ end }}{{ $s | quote }}{{ end }}]
+      client_id          = {{ required "telemetry.remoteWrite.oauth2.clientId is required when telemetry.remoteWrite.oauth2.enabled" $rw.oauth2.clientId | quote }}
+      client_secret_file = "/var/run/secrets/kubiya/remote-write/client-secret"
+      token_url          = {{ required "telemetry.remoteWrite.oauth2.tokenUrl is required when telemetry.remoteWrite.oauth2.enabled" $rw.oauth2.tokenUrl | quote }}
+      scopes             = [{{ range $i, $s := $rw.oauth2.scopes }}{{ if $i }}, {{ end }}{{ $s | quote }}{{ end }}]
       {{- if $rw.insecureSkipVerify }}
       tls_config {
         insecure_skip_verify = true

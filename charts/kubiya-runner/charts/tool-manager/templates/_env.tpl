@@ -1,3 +1,14 @@
+{{/* The headless dagger Service: same namespace (default layout) or the dagger namespace of the
+   hardened profile (global.daggerNamespace), by its cluster DNS name. */}}
+{{- define "tool-manager.daggerEngineUrl" -}}
+{{- $ns := .Values.global.daggerNamespace | default "" -}}
+{{- if and $ns (ne $ns .Release.Namespace) -}}
+{{- printf "tcp://dagger-engine-service.%s.svc:8080" $ns -}}
+{{- else -}}
+tcp://dagger-engine-service:8080
+{{- end -}}
+{{- end -}}
+
 {{/* Environment shared by the tool-manager and kubiya-sdk-server containers. */}}
 {{- define "tool-manager.commonEnv" -}}
 - name: KUBIYA_NATS_CREDS

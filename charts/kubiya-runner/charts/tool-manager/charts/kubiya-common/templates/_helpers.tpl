@@ -43,10 +43,11 @@ app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end -}}
 
-{{/* metadata block (name, namespace, labels) of an object of one component. */}}
+{{/* metadata block (name, namespace, labels) of an object of one component; namespace
+   defaults to the release namespace (dagger objects pass the dagger namespace). */}}
 {{- define "kubiya.metadata" -}}
 name: {{ .name | default .component }}
-namespace: {{ .ctx.Release.Namespace }}
+namespace: {{ .namespace | default .ctx.Release.Namespace }}
 labels:
   {{- include "kubiya.labels" . | nindent 2 }}
 {{- end -}}
@@ -63,10 +64,22 @@ Input: (dict "ctx" $ "image" .Values.image)
 {{- with .ctx.Values.global.imageRegistry }}{{ $registry = . }}{{ end -}}
 {{- $tag := required (printf "image tag of %s is required" .image.repository) .image.tag | toString -}}
 {{- if eq $tag "latest" }}{{ fail (printf "image tag of %s must be pinned, not latest" .image.repository) }}{{ end -}}
+{{- if and (not .image.digest) (not (regexMatch (include "kubiya.pinnedTagPattern" .) $tag)) -}}
+{{- fail (printf "image tag %q of %s moves (not a version or commit tag): pin a version tag or set its image.digest" $tag .image.repository) -}}
+{{- end -}}
 {{- $ref := printf "%s:%s" .image.repository $tag -}}
 {{- if $registry }}{{ $ref = printf "%s/%s" $registry $ref }}{{ end -}}
 {{- if .image.digest }}{{ $ref = printf "%s@%s" $ref .image.digest }}{{ end -}}
 {{- $ref -}}
+{{- end -}}
+
+{{/*
+A tag that names one build: a version (v1.2.3, 1.32.0, 1.37.0-musl) or a commit id (7-64 hex).
+Anything else (latest, stable, main, runner_v2, ...) moves and needs image.digest.
+Kept in step with scripts/chart-schema.py (PINNED_TAG).
+*/}}
+{{- define "kubiya.pinnedTagPattern" -}}
+^(v?[0-9]+(\.[0-9]+){1,3}([-+_.][0-9A-Za-z][0-9A-Za-z_.-]*)?|[0-9a-f]{7,64})$
 {{- end -}}
 
 {{- define "kubiya.imagePullPolicy" -}}
@@ -202,42 +215,141 @@ subjects:
 {{/* -------------------------------------------------------------- networking */}}
 
 {{/*
+Namespace of the dagger engine: global.daggerNamespace (hardened profile) or the release
+namespace (default layout). Input: the root context.
+*/}}
+{{- define "kubiya.daggerNamespace" -}}
+{{- .Values.global.daggerNamespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+IPv4 CIDR as "<network as integer> <prefix length>" (IPv6: empty). Input: the CIDR string.
+*/}}
+{{- define "kubiya.cidrInt" -}}
+{{- if not (contains ":" .) -}}
+{{- $parts := splitList "/" . -}}
+{{- $o := splitList "." (index $parts 0) -}}
+{{- $ip := add (mul (atoi (index $o 0)) 16777216) (mul (atoi (index $o 1)) 65536) (mul (atoi (index $o 2)) 256) (atoi (index $o 3)) -}}
+{{- printf "%d %d" $ip (atoi (index $parts 1)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The blocked CIDRs that lie strictly inside an allowed CIDR, as a JSON list: they become the
+ipBlock's `except` (Kubernetes requires every except entry to be a strict subset of the cidr;
+a blocked range that contains the allowed CIDR, or equals it, leaves it allowed: that is how
+an explicit private CIDR, e.g. the API server's, is let through).
+Input: (dict "cidr" "<cidr>" "blocked" (list "<cidr>" ...))
+*/}}
+{{- define "kubiya.cidrExcept" -}}
+{{- $out := list -}}
+{{- $a := include "kubiya.cidrInt" .cidr -}}
+{{- if $a -}}
+{{- $ap := splitList " " $a -}}
+{{- $aip := index $ap 0 | atoi -}}
+{{- $alen := index $ap 1 | atoi -}}
+{{- $size := 1 -}}
+{{- range until (sub 32 $alen | int) }}{{ $size = mul $size 2 }}{{ end -}}
+{{- range .blocked -}}
+{{- $b := include "kubiya.cidrInt" . -}}
+{{- if $b -}}
+{{- $bp := splitList " " $b -}}
+{{- if and (gt (index $bp 1 | atoi) $alen) (eq (div (index $bp 0 | atoi) $size) (div $aip $size)) -}}
+{{- $out = append $out . -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/*
+Egress peers (ipBlock list) for a list of CIDRs, each with its computed `except`.
+Input: (dict "cidrs" (list ...) "blocked" (list ...))
+*/}}
+{{- define "kubiya.ipBlocks" -}}
+{{- $blocked := .blocked -}}
+{{- range .cidrs }}
+- ipBlock:
+    cidr: {{ . }}
+    {{- with (include "kubiya.cidrExcept" (dict "cidr" . "blocked" $blocked) | fromJsonArray) }}
+    except:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The cloud instance-metadata address: never reachable through a broad ipBlock. */}}
+{{- define "kubiya.metadataCidrs" -}}
+{{- toJson (list "169.254.169.254/32") -}}
+{{- end -}}
+
+{{/*
+One pod peer: pods of this release with an optional component, in `namespace` (a
+namespaceSelector is added when it is not the namespace of the policy itself).
+Input: (dict "ctx" $ "from" "<component>|release" "namespace" "<ns>" "policyNamespace" "<ns>")
+*/}}
+{{- define "kubiya.podPeer" -}}
+- podSelector:
+    matchLabels:
+      app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+      {{- if ne .from "release" }}
+      app.kubernetes.io/component: {{ .from }}
+      {{- end }}
+  {{- if ne .namespace .policyNamespace }}
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ .namespace }}
+  {{- end }}
+{{- end -}}
+
+{{/*
 NetworkPolicy of one component (rendered when global.networkPolicy.enabled).
 Ingress: only the listed sources; an empty list denies all ingress.
   ingress: list of (dict "from" (list "<component>"|"release") "ports" (list <port>))
-    "release" = any pod of this release (label app.kubernetes.io/instance).
-Egress (only when global.networkPolicy.egress.enabled): DNS, pods of the release, and the
-  named destinations of global.networkPolicy.egress (e.g. nats, registry, remoteWrite, apiServer).
+    "release" = any pod of this release (label app.kubernetes.io/instance) in the release
+    namespace; sources always live in the release namespace.
+Egress (global.networkPolicy.egress.enabled, on by default): DNS, pods of the release (both
+  namespaces in the hardened profile), the named destinations of global.networkPolicy.egress
+  (apiServer, nats, registry, remoteWrite, updateSource) and, in mode "internet" for a
+  component with "internet" true, 0.0.0.0/0 except the instance-metadata address and
+  global.networkPolicy.egress.blockedCidrs. Every ipBlock that contains the metadata address
+  excepts it; named destinations other than apiServer also except blockedCidrs.
   egress: list of destination names.
-Input: (dict "ctx" $ "component" "<c>" "ingress" (list ...) "egress" (list ...))
+Input: (dict "ctx" $ "component" "<c>" "ingress" (list ...) "egress" (list ...)
+        ["internet" true|false] ["namespace" "<ns of the component's pods>"])
 */}}
 {{- define "kubiya.networkPolicy" -}}
 {{- $np := .ctx.Values.global.networkPolicy -}}
 {{- if $np.enabled }}
-{{- $release := .ctx.Release.Name -}}
+{{- $ctx := .ctx -}}
+{{- $releaseNs := .ctx.Release.Namespace -}}
+{{- $ns := .namespace | default $releaseNs -}}
+{{- $daggerNs := include "kubiya.daggerNamespace" .ctx -}}
+{{- $eg := $np.egress -}}
+{{- $metadata := include "kubiya.metadataCidrs" . | fromJsonArray -}}
+{{- $blocked := concat $metadata ($eg.blockedCidrs | default list) -}}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
-  {{- include "kubiya.metadata" . | nindent 2 }}
+  name: {{ .name | default .component }}
+  namespace: {{ $ns }}
+  labels:
+    {{- include "kubiya.labels" . | nindent 4 }}
 spec:
   podSelector:
     matchLabels:
       {{- include "kubiya.selectorLabels" . | nindent 6 }}
   policyTypes:
     - Ingress
-    {{- if $np.egress.enabled }}
+    {{- if $eg.enabled }}
     - Egress
     {{- end }}
   ingress:
     {{- range .ingress }}
     - from:
         {{- range .from }}
-        - podSelector:
-            matchLabels:
-              app.kubernetes.io/instance: {{ $release }}
-              {{- if ne . "release" }}
-              app.kubernetes.io/component: {{ . }}
-              {{- end }}
+        {{- include "kubiya.podPeer" (dict "ctx" $ctx "from" . "namespace" $releaseNs "policyNamespace" $ns) | nindent 8 }}
         {{- end }}
       ports:
         {{- range .ports }}
@@ -246,36 +358,43 @@ spec:
         {{- end }}
     {{- else }} []
     {{- end }}
-  {{- if $np.egress.enabled }}
+  {{- if $eg.enabled }}
   egress:
+    # DNS: the cluster DNS pods (and dns.cidrs, e.g. a node-local cache)
     - to:
         - namespaceSelector:
-            {{- toYaml $np.egress.dns.namespaceSelector | nindent 12 }}
+            {{- toYaml $eg.dns.namespaceSelector | nindent 12 }}
           podSelector:
-            {{- toYaml $np.egress.dns.podSelector | nindent 12 }}
+            {{- toYaml $eg.dns.podSelector | nindent 12 }}
+        {{- include "kubiya.ipBlocks" (dict "cidrs" ($eg.dns.cidrs | default list) "blocked" $metadata) | nindent 8 }}
       ports:
         - port: 53
           protocol: UDP
         - port: 53
           protocol: TCP
+    # pods of this release
     - to:
-        - podSelector:
-            matchLabels:
-              app.kubernetes.io/instance: {{ $release }}
-    {{- range .egress }}
-    {{- $dest := index $np.egress . }}
-    {{- if $dest.cidrs }}
-    - to:
-        {{- range $dest.cidrs }}
-        - ipBlock:
-            cidr: {{ . }}
+        {{- include "kubiya.podPeer" (dict "ctx" $ctx "from" "release" "namespace" $ns "policyNamespace" $ns) | nindent 8 }}
+        {{- range (without (uniq (list $releaseNs $daggerNs)) $ns) }}
+        {{- include "kubiya.podPeer" (dict "ctx" $ctx "from" "release" "namespace" . "policyNamespace" $ns) | nindent 8 }}
         {{- end }}
+    {{- range .egress }}
+    {{- $dest := index $eg . }}
+    {{- if $dest.cidrs }}
+    # {{ . }}
+    - to:
+        {{- include "kubiya.ipBlocks" (dict "cidrs" $dest.cidrs "blocked" (ternary $metadata $blocked (eq . "apiServer"))) | nindent 8 }}
       ports:
         {{- range $dest.ports }}
         - port: {{ . }}
           protocol: TCP
         {{- end }}
     {{- end }}
+    {{- end }}
+    {{- if and .internet (eq $eg.mode "internet") }}
+    # the internet: everything but the instance metadata and blockedCidrs
+    - to:
+        {{- include "kubiya.ipBlocks" (dict "cidrs" (list "0.0.0.0/0") "blocked" $blocked) | nindent 8 }}
     {{- end }}
   {{- end }}
 {{- end }}
@@ -288,7 +407,13 @@ spec:
 {{- .Values.global.nats.existingSecret | default (printf "%s-nats-creds" .Release.Name) -}}
 {{- end -}}
 
-{{/* Secret holding the registry TLS certificate (kubernetes.io/tls: tls.crt, tls.key). */}}
+{{/*
+Secret holding the registry certificate (key tls.crt; only that key is ever mounted).
+Created from values: `<release>-registry-ca` (Opaque, tls.crt only) when no private key is
+given, `<release>-registry-tls` (kubernetes.io/tls) when one is. Two names, because a
+Secret's type cannot change in place.
+*/}}
 {{- define "kubiya.registryTlsSecretName" -}}
-{{- .Values.global.registryTls.existingSecret | default (printf "%s-registry-tls" .Release.Name) -}}
+{{- $tls := .Values.global.registryTls -}}
+{{- $tls.existingSecret | default (printf (ternary "%s-registry-tls" "%s-registry-ca" (not (empty $tls.key))) .Release.Name) -}}
 {{- end -}}

@@ -1,0 +1,619 @@
+# -*- coding: utf-8 -*-
+# Copyright: Kubiya runners platform team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Input checks of the kubiya.runners.runner role that go beyond a regular expression.
+
+The role's format checks (names, URLs, PEM/NATS shapes) are in
+roles/runner/templates/input_errors.j2; the checks here need real code: walking
+runner_values, the chart's values.schema.json, Kubernetes size limits, the vault
+files of the inventory, helm's output. Every function returns a list of messages
+(empty: fine); each message names the variable and says what to do. Secret values
+are tested but never shown; long values are shown truncated.
+
+The pure checks take their inputs as arguments (unit-tested in
+tests/unit/plugins/filter/test_runner_checks.py); only the filter wrappers at the
+bottom read files.
+"""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: runner_checks
+short_description: Input checks of the kubiya.runners.runner role
+description:
+  - Filters used by the role's validation step; see the functions' docstrings.
+author: Kubiya runners platform team
+"""
+
+import difflib
+import json
+import os
+import re
+
+from ansible.errors import AnsibleFilterError
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+SHOW = 60  # characters of a value shown in a message
+
+
+def shorten(value, limit=SHOW):
+    """A value for a message: strings as they are, other types as JSON, cut at `limit`."""
+    if not isinstance(value, str):
+        try:
+            value = json.dumps(value, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            value = str(value)
+    if len(value) <= limit:
+        return value
+    return "%s... (%d characters, shown truncated)" % (value[:limit], len(value))
+
+
+def type_name(value):
+    """The YAML-ish name of a value's type, as an operator reads it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return type(value).__name__
+
+
+def a_type(value):
+    """'an integer', 'a list', ... for a message."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def _path(parent, key):
+    if isinstance(key, int):
+        return "%s[%d]" % (parent, key)
+    return "%s.%s" % (parent, key)
+
+
+def walk(node, path):
+    """Yield (path, key, value, parent) for every entry of nested mappings and lists."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            sub = _path(path, key)
+            yield sub, key, value, node
+            yield from walk(value, sub)
+    elif isinstance(node, (list, tuple)):
+        for index, value in enumerate(node):
+            sub = _path(path, index)
+            yield sub, index, value, node
+            yield from walk(value, sub)
+
+
+# ---------------------------------------------------------------------------------------
+# secrets in runner_values
+
+SECRET_ENV_NAME = re.compile(r"(PASSWORD|PASSWD|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|(^|_)KEY($|_)|APIKEY|PRIVATE_?KEY)",
+                             re.IGNORECASE)
+# mapping keys whose literal value is a secret (compared without '-', '_' and case)
+SECRET_KEYS = frozenset(["password", "passwd", "passphrase", "secret", "clientsecret", "token", "apitoken",
+                         "accesstoken", "bearertoken", "authtoken", "apikey", "privatekey", "tlskey",
+                         "creds", "credentials", "operatorcreds", "runnercreds", "sastoken", "connectionstring"])
+SECRET_TEXT = [
+    (re.compile(r"-----BEGIN ([A-Z]+ )*PRIVATE KEY-----"), "a PEM private key"),
+    (re.compile(r"-----BEGIN NATS USER JWT-----|\bSUA[A-Z2-7]{50,}"), "NATS credentials"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), "a JSON Web Token"),
+    (re.compile(r"(?i)\b(AccountKey|SharedAccessSignature|sig)=[A-Za-z0-9%+/=]{16,}"), "an Azure key or SAS"),
+    (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a URL with a password"),
+]
+
+
+def _norm(key):
+    return re.sub(r"[-_.]", "", str(key)).lower()
+
+
+def secret_literal_errors(values, root="runner_values"):
+    """Secret-looking literals anywhere in the chart values.
+
+    - an environment entry (a mapping with `name` and `value`, for example in extraEnv)
+      whose name looks like a secret (*PASSWORD*, *TOKEN*, *SECRET*, *KEY*) with a literal value;
+    - a key named like a secret (password, token, clientSecret, apiKey, ...) with a string value;
+    - any string that is secret material (PEM private key, NATS credentials, JWT, Azure key,
+      URL with a password).
+    """
+    errors = []
+    env_hint = ("a literal value ends up in override_<customer>.yaml, the Helm release and the pod spec; "
+                "keep the secret in Ansible Vault, let the role or a Secret hold it and use "
+                "valueFrom.secretKeyRef (name: <secret>, key: <key>) instead of value")
+    for path, key, value, parent in walk(values, root):
+        if isinstance(value, dict) and isinstance(value.get("name"), str) and "value" in value:
+            literal = value.get("value")
+            if SECRET_ENV_NAME.search(value["name"]) and literal not in (None, ""):
+                errors.append("%s (%s): %s; value not shown" % (path, value["name"], env_hint))
+                continue
+        if not isinstance(value, str) or value == "":
+            continue
+        if isinstance(parent, dict) and key == "value" and isinstance(parent.get("name"), str) \
+                and SECRET_ENV_NAME.search(parent["name"]):
+            continue  # reported above for the whole entry
+        if isinstance(key, str) and _norm(key) in SECRET_KEYS:
+            errors.append("%s: looks like a secret in runner_values (key '%s' with a literal value); secrets never go "
+                          "into runner_values -- put it in Ansible Vault and reference an existing Secret "
+                          "(valueFrom.secretKeyRef or the chart's existingSecret); value not shown" % (path, key))
+            continue
+        for pattern, what in SECRET_TEXT:
+            if pattern.search(value):
+                errors.append("%s: holds %s; secrets never go into runner_values -- put it in Ansible Vault and "
+                              "reference a Secret (valueFrom.secretKeyRef or the chart's existingSecret); "
+                              "value not shown" % (path, what))
+                break
+    return errors
+
+
+# ---------------------------------------------------------------------------------------
+# Kubernetes size limits
+
+ANNOTATIONS_TOTAL = 256 * 1024          # all annotations of one object (bytes)
+LABEL_VALUE_MAX = 63
+NAME_MAX = 253                          # DNS-1123 subdomain
+RELEASE_MAX = 1024 * 1024               # Helm keeps a release in a Secret (1 MiB, compressed)
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]\Z")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+NAME_KEYS = frozenset(["existingsecret", "storageclassname", "priorityclassname", "secretname", "claimname",
+                       "configmapname"])
+
+
+def label_key_errors(path, key):
+    """Kubernetes' rule for label and annotation keys: [prefix/]name, name at most 63."""
+    key = str(key)
+    prefix, _sep, name = key.rpartition("/")
+    problems = []
+    if prefix and (len(prefix) > NAME_MAX or not DNS_SUBDOMAIN.match(prefix)):
+        problems.append("prefix '%s' is not a DNS subdomain of at most %d characters" % (shorten(prefix), NAME_MAX))
+    if len(name) > LABEL_VALUE_MAX or not QUALIFIED_NAME.match(name):
+        problems.append("name '%s' must be at most %d characters of letters, digits, '-', '_' and '.', starting "
+                        "and ending with a letter or digit (%d given)" % (shorten(name), LABEL_VALUE_MAX, len(name)))
+    return ["%s: key '%s': %s" % (path, shorten(key), "; ".join(problems))] if problems else []
+
+
+def size_errors(values, root="runner_values", labels_var=None):
+    """Values that Kubernetes or Helm would reject at install time for their size or form.
+
+    annotations (every mapping under a key ending in 'annotations'): 256 KiB in total per
+    object, keys [prefix/]name; labels (keys ending in 'labels', nodeSelector, matchLabels):
+    values at most 63 characters of the label alphabet; names of objects (existingSecret,
+    storageClassName, ...): at most 253 characters; the whole override below 1 MiB.
+    """
+    errors = []
+    checks = list(walk(values, root))
+    if labels_var is not None:
+        checks.append((labels_var[0], "labels", labels_var[1], None))
+    for path, key, value, _parent in checks:
+        lkey = str(key).lower()
+        if isinstance(value, dict) and lkey.endswith("annotations"):
+            total = sum(len(str(k).encode("utf-8")) + len((v if isinstance(v, str) else json.dumps(v)).encode("utf-8"))
+                        for k, v in value.items())
+            if total > ANNOTATIONS_TOTAL:
+                errors.append("%s: the annotations add up to %d bytes; Kubernetes allows at most %d bytes (256 KiB) "
+                              "of annotations per object -- move large data into a ConfigMap"
+                              % (path, total, ANNOTATIONS_TOTAL))
+            for k in value:
+                errors.extend(label_key_errors(path, k))
+        elif isinstance(value, dict) and (lkey.endswith("labels") or lkey in ("nodeselector", "matchlabels")):
+            for k, v in value.items():
+                errors.extend(label_key_errors(path, k))
+                text = v if isinstance(v, str) else json.dumps(v)
+                if len(text) > LABEL_VALUE_MAX or not LABEL_VALUE.match(text):
+                    errors.append("%s.%s: label value '%s' is not valid: at most %d characters (%d given) of letters, "
+                                  "digits, '-', '_' and '.', starting and ending with a letter or digit"
+                                  % (path, k, shorten(text), LABEL_VALUE_MAX, len(text)))
+        elif isinstance(value, str) and _norm(key) in NAME_KEYS and value:
+            if len(value) > NAME_MAX or not DNS_SUBDOMAIN.match(value):
+                errors.append("%s: '%s' is not a valid object name (DNS-1123 subdomain: lowercase letters, digits, "
+                              "'-' and '.', at most %d characters; %d given)"
+                              % (path, shorten(value), NAME_MAX, len(value)))
+    size = len(json.dumps(values, default=str))
+    if size > RELEASE_MAX:
+        errors.append("%s: the values take %d bytes; Helm stores each release with its values in a Secret of at "
+                      "most 1 MiB -- keep large files out of the chart values" % (root, size))
+    return errors
+
+
+# ---------------------------------------------------------------------------------------
+# keys the chart does not know, with the closest valid key
+
+def _resolve(schema, root):
+    seen = 0
+    while isinstance(schema, dict) and "$ref" in schema and seen < 10:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            return {}
+        node = root
+        for part in ref[2:].split("/"):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        schema = node
+        seen += 1
+    return schema if isinstance(schema, dict) else {}
+
+
+def suggest(key, valid):
+    """The valid key closest to `key`: same letters ignoring case and '-'/'_', else difflib."""
+    valid = sorted(str(v) for v in valid)
+    norm = _norm(key)
+    for candidate in valid:
+        if _norm(candidate) == norm:
+            return candidate
+    close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    lowered = {v.lower(): v for v in valid}
+    close = difflib.get_close_matches(str(key).lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
+
+
+def unknown_key_errors(values, schema, root="runner_values", subschemas=None):
+    """Keys of `values` that the chart's values.schema.json does not allow, each with the closest valid key.
+
+    `subschemas` maps a top-level key (a subchart such as agent-manager) to the subchart's
+    own schema, used where the umbrella schema leaves the subchart open.
+    """
+    errors = []
+    subschemas = subschemas or {}
+
+    def visit(node, sch, top, path, depth):
+        sch = _resolve(sch, top)
+        if depth > 30:
+            return
+        if isinstance(node, dict):
+            props = sch.get("properties")
+            if not isinstance(props, dict):
+                return
+            closed = sch.get("additionalProperties") is False
+            for key, value in node.items():
+                sub = _path(path, key)
+                if key in props:
+                    child = props[key]
+                    child_top = top
+                    resolved = _resolve(child, top)
+                    if depth == 0 and key in subschemas and not isinstance(resolved.get("properties"), dict):
+                        child, child_top = subschemas[key], subschemas[key]
+                    visit(value, child, child_top, sub, depth + 1)
+                elif closed:
+                    hint = suggest(key, props)
+                    if hint:
+                        errors.append("%s: the chart has no value '%s'; did you mean '%s'? (%s.%s)"
+                                      % (sub, shorten(key), hint, path, hint))
+                    else:
+                        errors.append("%s: the chart has no value '%s'; valid keys here: %s"
+                                      % (sub, shorten(key), shorten(", ".join(sorted(props)), 300)))
+        elif isinstance(node, list):
+            items = sch.get("items")
+            if isinstance(items, dict):
+                for index, value in enumerate(node):
+                    visit(value, items, top, _path(path, index), depth + 1)
+
+    visit(values, schema, schema, root, 0)
+    return errors
+
+
+# ---------------------------------------------------------------------------------------
+# URLs, types, vault, runner_state, undefined references
+
+HTTPS_URL = re.compile(r"^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/\S*)?\Z")
+HTTP_URL = re.compile(r"^http://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/\S*)?\Z")
+SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def url_errors(urls, allow_http=False):
+    """`urls` maps a variable name to its value (empty or missing: not checked here).
+
+    Each must be a string; https:// always; http:// only with runner_allow_http: true (for
+    tests against a loopback endpoint); any other scheme (file:, data:, ftp:, ...) never.
+    """
+    errors = []
+    for name, url in sorted((urls or {}).items()):
+        if url is None or url == "":
+            continue
+        if not isinstance(url, str):
+            errors.append("%s: is %s, not a string; give the URL as a quoted string (https://...)"
+                          % (name, a_type(url)))
+            continue
+        if HTTPS_URL.match(url):
+            continue
+        if HTTP_URL.match(url):
+            if not allow_http:
+                errors.append("%s: '%s' is plain http; credentials and metrics would travel unencrypted -- use "
+                              "https://, or set runner_allow_http: true for a test against a loopback endpoint"
+                              % (name, shorten(url)))
+            continue
+        scheme = SCHEME.match(url)
+        if scheme and scheme.group(1).lower() not in ("http", "https"):
+            errors.append("%s: '%s' has the scheme '%s:', which is never accepted; use https://host[:port]/path"
+                          % (name, shorten(url), scheme.group(1)))
+        else:
+            errors.append("%s: '%s' is not a valid URL (expected https://host[:port]/path)" % (name, shorten(url)))
+    return errors
+
+
+def string_errors(variables, secret=False):
+    """`variables` maps a variable name to its value: each must be a string (or empty).
+
+    YAML turns unquoted 0123 into the number 83 and yes into true: a secret or URL of another
+    type would be silently changed on its way into the Secret or the chart.
+    """
+    errors = []
+    for name, value in sorted((variables or {}).items()):
+        if value is None or isinstance(value, str):
+            continue
+        shown = "value not shown" if secret else "got %s" % shorten(value)
+        errors.append("%s: is %s, not a string (%s); YAML changes unquoted numbers, dates and yes/no -- quote the "
+                      "value%s" % (name, a_type(value), shown,
+                                   " in the vault file (ansible-vault edit)" if secret else ""))
+    return errors
+
+
+VAULT_NAMES = re.compile(r"^vault(\.ya?ml)?$")
+VAULT_HEADER = "$ANSIBLE_VAULT;"
+
+
+def vault_file_errors(files, label="<customer>"):
+    """`files` maps a vault file's path to its first bytes (str). Each must be Ansible-Vault encrypted."""
+    errors = []
+    for path, head in sorted((files or {}).items()):
+        if not head.lstrip().startswith(VAULT_HEADER):
+            errors.append("%s: is a vault file but not encrypted -- anyone who can read the inventory reads the "
+                          "secrets; encrypt it: ansible-vault encrypt --vault-id %s@<your password client, e.g. "
+                          "vault-pass-client.sh> %s" % (path, label, path))
+    return errors
+
+
+def state_errors(effective, inventory, playbook=None):
+    """runner_state set in the inventory but overridden by the play (role or play vars win)."""
+    if inventory in (None, "") or inventory == effective:
+        return []
+    which = "the play '%s'" % playbook if playbook else "this play"
+    return ["runner_state: the inventory sets '%s', but %s sets '%s' and play vars win over inventory vars, so this "
+            "run would %s the runner; remove runner_state from the inventory (host_vars/group_vars) and choose the "
+            "playbook instead: kubiya.runners.deploy installs, kubiya.runners.remove removes"
+            % (shorten(inventory), which, effective, "install or upgrade" if effective == "present" else "remove")]
+
+
+def undefined_errors(undefined, vault_missing, customer="<customer>"):
+    """Role variables whose value refers to a variable that is not defined.
+
+    `undefined`: names of role variables that do not resolve; `vault_missing`: the
+    vault_<name> variables (the documented convention) that are not defined either.
+    """
+    if not undefined:
+        return []
+    vault = list(vault_missing)
+    parts = ["%s" % name for name in sorted(undefined)]
+    msg = ("%s: set from variables that are not defined" % ", ".join(parts))
+    if vault:
+        msg += ("; missing from the vault of customer %s: %s -- add them with ansible-vault edit "
+                "host_vars/%s/vault (or check the vault password/--vault-id)"
+                % (customer, ", ".join(sorted(vault)), customer))
+    return [msg]
+
+
+# ---------------------------------------------------------------------------------------
+# helm's output
+
+HELM_NOISE = re.compile(r"^(WARNING:|\S+\.go:\d+: |W\d{4} |I\d{4} |\[?warn)", re.IGNORECASE)
+
+
+def helm_error(stderr, limit=4000):
+    """The part of helm's stderr that says why it failed: the `Error:` block first, then
+    (counted, truncated) the warnings that came before it."""
+    lines = [line for line in (stderr or "").splitlines() if line.strip()]
+    noise = [line for line in lines if HELM_NOISE.match(line.strip())]
+    start = next((i for i, line in enumerate(lines) if line.startswith("Error:")), None)
+    if start is None:
+        core = [line for line in lines if line not in noise] or lines
+    else:
+        core = [line for line in lines[start:] if not HELM_NOISE.match(line.strip())]
+    text = "\n".join(core)
+    if len(text) > limit:
+        text = text[:limit] + "... (%d characters, shown truncated)" % len(text)
+    if noise:
+        text += " [helm also printed %d warning line(s), first: %s]" % (len(noise), shorten(noise[0].strip(), 120))
+    return text
+
+
+def helm_failure(result, helm):
+    """What went wrong when `helm template` did not succeed (`result`: the registered command)."""
+    result = result or {}
+    if result.get("rc") is None or "Errno" in str(result.get("msg", "")) \
+            or result.get("rc") in (126, 127):
+        why = shorten(str(result.get("msg") or result.get("stderr") or ""), 200)
+        return ("runner_helm_binary: helm '%s' could not be run (%s); install helm 3 or set runner_helm_binary "
+                "to its path -- the chart was not asked" % (helm, why))
+    return "the chart rejected the values: %s" % helm_error(result.get("stderr", "") or result.get("msg", ""))
+
+
+def helm_binary_errors(helm, path_env):
+    """The helm binary must exist and be executable: `helm` is a name looked up in `path_env` or a path."""
+    helm = helm or "helm"
+    if "/" in helm:
+        candidates = [helm]
+    else:
+        candidates = [os.path.join(d, helm) for d in (path_env or "").split(os.pathsep) if d]
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return []
+    if "/" in helm:
+        if os.path.isfile(helm):
+            why = "exists but is not executable (chmod +x, or mount without noexec)"
+        elif os.path.isdir(helm):
+            why = "is a directory, not the helm binary"
+        else:
+            why = "does not exist"
+        return ["runner_helm_binary: '%s' %s; set runner_helm_binary to the helm 3 binary" % (helm, why)]
+    return ["runner_helm_binary: '%s' was not found on PATH; install helm 3 (in this repository: make setup, then "
+            "export PATH=$PWD/.tools/bin:$PATH) or set runner_helm_binary to its path" % helm]
+
+
+# ---------------------------------------------------------------------------------------
+# YAML errors of the inventory
+
+def yaml_error(path, text):
+    """The YAML syntax error of one file as `path:line:column: problem`, or None."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    if text.lstrip().startswith(VAULT_HEADER):
+        return None
+    try:
+        # composing parses the syntax without constructing values: `!vault |` and other
+        # tags Ansible understands are no error here
+        list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = "%s:%d:%d" % (path, mark.line + 1, mark.column + 1) if mark else path
+        return "%s: YAML syntax error: %s%s" % (where, exc.problem or exc, " (%s)" % exc.context if exc.context else "")
+    except yaml.YAMLError as exc:
+        return "%s: YAML error: %s" % (path, exc)
+    return None
+
+
+def inventory_files(sources):
+    """YAML files of the inventory sources: the source files and their host_vars/group_vars."""
+    files = []
+    for source in sources or []:
+        source = str(source)
+        if "," in source and not os.path.exists(source):
+            continue  # a host list, not a path
+        if os.path.isfile(source):
+            if source.endswith((".yml", ".yaml")):
+                files.append(source)
+            base = os.path.dirname(source)
+        elif os.path.isdir(source):
+            base = source
+            for name in sorted(os.listdir(source)):
+                if name.endswith((".yml", ".yaml")) and os.path.isfile(os.path.join(source, name)):
+                    files.append(os.path.join(source, name))
+        else:
+            continue
+        for sub in ("host_vars", "group_vars"):
+            top = os.path.join(base, sub)
+            for dirpath, _dirs, names in sorted(os.walk(top)):
+                for name in sorted(names):
+                    if name.endswith((".yml", ".yaml", ".json")) or "." not in name:
+                        files.append(os.path.join(dirpath, name))
+    return files
+
+
+# ---------------------------------------------------------------------------------------
+# filters (these read files; the logic above does not)
+
+def _read_head(path, size=64):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size).decode("utf-8", "replace")
+    except OSError:
+        return VAULT_HEADER  # unreadable: Ansible itself reports it
+
+
+def runner_vault_file_errors(inventory_dir, host, groups=None, cwd=None):
+    """Vault files (host_vars/<host>/vault[.yml], group_vars/<group>/vault[.yml]) that are not encrypted,
+    named by a path relative to the working directory when they are below it."""
+    if not inventory_dir:
+        return []
+    cwd = cwd or os.getcwd()
+    found = {}
+    dirs = [os.path.join(inventory_dir, "host_vars", str(host))]
+    dirs += [os.path.join(inventory_dir, "group_vars", str(g)) for g in (groups or []) + ["all"]]
+    for directory in dirs:
+        if not os.path.isdir(directory):
+            continue
+        for name in sorted(os.listdir(directory)):
+            path = os.path.join(directory, name)
+            if VAULT_NAMES.match(name) and os.path.isfile(path):
+                shown = os.path.relpath(path, cwd)
+                found[path if shown.startswith("..") else shown] = _read_head(path)
+    return vault_file_errors(found, str(host))
+
+
+def _load_schema(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def runner_values_errors(values, chart_dir=None, root="runner_values", namespace_labels=None):
+    """Secret literals, size limits and (with a local chart directory) unknown keys of the chart values."""
+    if not isinstance(values, dict):
+        return []
+    errors = secret_literal_errors(values, root)
+    errors += size_errors(values, root, ("runner_namespace_labels", namespace_labels)
+                          if isinstance(namespace_labels, dict) else None)
+    schema = _load_schema(os.path.join(chart_dir, "values.schema.json")) if chart_dir else None
+    if schema:
+        subs = {}
+        sub_root = os.path.join(chart_dir, "charts")
+        if os.path.isdir(sub_root):
+            for name in sorted(os.listdir(sub_root)):
+                sub = _load_schema(os.path.join(sub_root, name, "values.schema.json"))
+                if sub:
+                    subs[name] = sub
+        errors += unknown_key_errors(values, schema, root, subs)
+    return errors
+
+
+def runner_helm_errors(helm, path_env=None):
+    """Filter: the helm binary the role would run is missing or not executable."""
+    return helm_binary_errors(helm, path_env if path_env is not None else os.environ.get("PATH", ""))
+
+
+def runner_inventory_checked(pattern, sources):
+    """Filter for a play's `hosts:`: returns `pattern` unchanged, or fails naming every YAML
+    error of the inventory with file, line and column (Ansible itself says only
+    "YAML parsing failed" for a host_vars file, and skips an unparsable hosts.yml)."""
+    errors = []
+    for path in inventory_files(sources):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        problem = yaml_error(path, text)
+        if problem:
+            errors.append(problem)
+    if errors:
+        raise AnsibleFilterError("The inventory has YAML errors; nothing was run or changed. " + " | ".join(errors))
+    return pattern
+
+
+def runner_resolve_dir(path, cwd=None):
+    """A relative directory resolved against the directory the command was run from
+    (the controller process's working directory; ansible-playbook never changes it)."""
+    if not path:
+        return path
+    path = os.path.expanduser(str(path))
+    if os.path.isabs(path):
+        return os.path.normpath(path)
+    return os.path.normpath(os.path.join(cwd or os.getcwd(), path))
+
+
+class FilterModule:  # pylint: disable=too-few-public-methods
+    """Input checks of kubiya.runners.runner."""
+
+    def filters(self):
+        return {
+            "runner_values_errors": runner_values_errors,
+            "runner_url_errors": url_errors,
+            "runner_string_errors": string_errors,
+            "runner_vault_file_errors": runner_vault_file_errors,
+            "runner_state_errors": state_errors,
+            "runner_undefined_errors": undefined_errors,
+            "runner_helm_errors": runner_helm_errors,
+            "runner_helm_failure": helm_failure,
+            "runner_inventory_checked": runner_inventory_checked,
+            "runner_resolve_dir": runner_resolve_dir,
+            "runner_shorten": shorten,
+        }

@@ -1,0 +1,166 @@
+"""k8s_client.request() retries 429 and 5xx with backoff, honouring Retry-After, within
+its deadline; a trickling or oversized answer is bounded (issue 9 item 3). A real HTTP
+server in this process plays the API server."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ansible_collections.kubiya.runners.plugins.module_utils import k8s_client, retry
+from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import K8sClient, K8sError
+from loopback import Server, reply
+
+OK = {"kind": "ServiceAccountList", "metadata": {}, "items": []}
+
+
+@pytest.fixture
+def api():
+    started = []
+
+    def start(behave):
+        srv = Server(behave)
+        started.append(srv)
+        return K8sClient.from_params({"host": srv.url, "api_key": "t", "request_timeout": 2},
+                                     environ={}), srv
+    yield start
+    for srv in started:
+        srv.close()
+
+
+def sequence(*answers):
+    """Answer with ``answers`` in turn (status, headers), then 200 forever."""
+    state = {"n": 0}
+
+    def behave(handler, seen):
+        i = state["n"]
+        state["n"] += 1
+        if i < len(answers):
+            status, headers = answers[i]
+            reply(handler, status, {"kind": "Status", "message": "busy %d" % status},
+                  headers=headers)
+        else:
+            reply(handler, 200, OK)
+    return behave
+
+
+@pytest.mark.parametrize("retry_after", ["1", "HTTP-DATE"])
+def test_429_waits_for_retry_after_then_succeeds(api, retry_after):
+    if retry_after == "HTTP-DATE":
+        from email.utils import formatdate
+        retry_after = formatdate(time.time() + 2, usegmt=True)
+    client, srv = api(sequence((429, {"Retry-After": retry_after})))
+    assert client.get("/api/v1/serviceaccounts") == OK
+    assert len(srv.requests) == 2
+    assert srv.requests[1].at - srv.requests[0].at >= 0.95
+
+
+def test_5xx_on_reads_is_retried_with_backoff(api):
+    client, srv = api(sequence((503, {}), (500, {}), (502, {})))
+    client.deadline = retry.Deadline(10, client.timeout)
+    assert client.get("/api/v1/serviceaccounts") == OK
+    assert len(srv.requests) == 4
+
+
+def test_503_forever_fails_by_the_deadline_naming_the_status(api):
+    client, srv = api(sequence(*[(503, {})] * 1000))
+    client.deadline = retry.Deadline(3, client.timeout)
+    started = time.monotonic()
+    with pytest.raises(K8sError) as exc:
+        client.get("/api/v1/serviceaccounts")
+    elapsed = time.monotonic() - started
+    assert exc.value.status == 503 and "HTTP 503" in exc.value.msg and "retries" in exc.value.msg
+    assert elapsed <= 3 + client.timeout + 0.5
+    assert 3 <= len(srv.requests) <= 12
+
+
+def test_a_create_is_not_resent_after_a_5xx_but_is_after_429(api):
+    client, srv = api(sequence((503, {})))
+    with pytest.raises(K8sError, match="HTTP 503"):
+        client.create("/api/v1/namespaces/ns/configmaps", {"metadata": {"name": "x"}})
+    assert len(srv.requests) == 1      # it may have been created: never twice
+    client, srv = api(sequence((429, {"Retry-After": "0"})))
+    client.create("/api/v1/namespaces/ns/configmaps", {"metadata": {"name": "x"}})
+    assert len(srv.requests) == 2      # 429: refused before anything happened
+
+
+def test_retry_after_is_capped():
+    policy = retry.RetryPolicy(max_retry_after=30)
+    assert policy.delay(0, "86400") == 30
+    assert policy.delay(0, "Wed, 21 Oct 2015 07:28:00 GMT") == 0      # in the past
+    assert 0.25 <= policy.delay(0, "soon") <= 0.5                     # junk: own backoff
+    assert policy.delay(10, None) <= 8
+
+
+def test_a_trickling_api_server_is_cut_at_the_request_timeout(api):
+    def trickle(handler, seen):
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}" * 10:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.5)
+    client, srv = api(trickle)
+    client.timeout = 1.5
+    client.deadline = retry.Deadline(0, client.timeout)
+    started = time.monotonic()
+    with pytest.raises(K8sError, match="cannot reach the API server"):
+        client.get("/api/v1/serviceaccounts")
+    assert time.monotonic() - started <= 2 * client.timeout + 0.5  # one resend of a GET at most
+
+
+def test_an_oversized_answer_is_refused(api, monkeypatch):
+    client, srv = api(lambda h, s: reply(h, 200, raw=b"[" + b"1," * 2000 + b"1]"))
+    monkeypatch.setattr(k8s_client._read_bounded, "__defaults__", (1000,))
+    with pytest.raises(K8sError, match="larger than 1000 bytes"):
+        client.get("/api/v1/serviceaccounts")
+
+
+# --- the module's own bound: wait_timeout + window + request_timeout ---------------------------
+def test_runner_health_against_a_trickling_api_server_returns_in_time(tmp_path):
+    from loopback import run_module
+
+    def trickle(handler, seen):
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 5:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(1)
+    srv = Server(trickle)
+    try:
+        run = run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key", namespace="ns1",
+                         release="r1", wait_timeout=2, window=0, request_timeout=2)
+    finally:
+        srv.close()
+    assert run.failed and "cannot reach the API server" in run.msg, run.msg
+    assert run.elapsed <= 2 + 0 + 2 + 2.5, "ran %.1fs" % run.elapsed
+
+
+def test_runner_health_retries_429_then_reports_what_it_found(tmp_path):
+    from loopback import run_module
+    srv = Server(sequence((429, {"Retry-After": "1"})))
+    try:
+        run = run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key", namespace="ns1",
+                         release="r1", window=0)
+    finally:
+        srv.close()
+    # every list came back (empty): the verdict is about the release, not about HTTP 429
+    assert "no Pod, Deployment, StatefulSet, Job or CronJob matches" in run.msg, run.msg
+    assert len(srv.requests) == 6 and srv.requests[1].at - srv.requests[0].at >= 0.95
+
+
+def test_a_body_trickling_api_server_is_cut_too(api):
+    def trickle(handler, seen):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        handler.wfile.flush()
+        for _tick in range(40):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.5)
+    client, srv = api(trickle)
+    client.timeout = 1.5
+    client.deadline = retry.Deadline(0, client.timeout)
+    started = time.monotonic()
+    with pytest.raises(K8sError, match="cannot reach the API server"):
+        client.get("/api/v1/serviceaccounts")
+    assert time.monotonic() - started <= 2 * client.timeout + 0.5
