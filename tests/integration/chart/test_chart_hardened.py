@@ -242,7 +242,7 @@ def test_role_creates_and_labels_both_namespaces(cluster):
         cluster.kubectl("apply", "-n", dagger, "-f", "-", input=json.dumps(intruder))
         failed = _deploy(cluster, extra, playbook="kubiya.runners.verify")
         assert failed.returncode != 0, failed.stdout[-5000:]
-        assert f"pod verify-intruder is not part of release" in failed.stdout, failed.stdout[-5000:]
+        assert "pod verify-intruder is not part of release" in failed.stdout, failed.stdout[-5000:]
         cluster.kubectl("delete", "pod", "verify-intruder", "-n", dagger, "--wait=true", "--grace-period=0",
                         "--force", check=False)
 
