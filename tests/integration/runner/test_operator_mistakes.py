@@ -224,3 +224,18 @@ def test_registry_certificate_without_key_passes_validation(inv: Path, tmp_path:
     write_host_vars(inv, data)
     text = failure(validate(inv))
     assert "runner_registry_tls_key: is not a PEM private key (it is optional" in text
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_bad_dagger_namespace_is_named_in_validation_for_deploy_and_remove(inv: Path, state: str):
+    """runner_dagger_namespace is checked in step 1 for removal too (it selects what removal deletes)."""
+    data = host_vars(inv)
+    data["runner_dagger_namespace"] = "Bad_NS"
+    write_host_vars(inv, data)
+    if state == "present":
+        out = validate(inv)
+    else:
+        out = subprocess.run(["ansible-playbook", "-i", str(inv / "hosts.yml"), "kubiya.runners.remove",
+                              "--limit", "acme", "-e", "runner_remove_confirm=acme"], cwd=inv.parent,
+                             env=env(inv), text=True, capture_output=True, timeout=300, check=False)
+    assert "runner_dagger_namespace: 'Bad_NS' must be a DNS-1123 label" in failure(out)
