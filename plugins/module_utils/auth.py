@@ -131,33 +131,22 @@ class ClientCredentials(object):
         return "Bearer " + self._token
 
     def _post(self, form, deadline):
-        attempt = 0
-        while True:
-            try:
-                timeout = deadline.timeout()
-            except retry.DeadlineExceeded as exc:
-                raise AuthError("cannot get a token from %s: %s" % (self.token_url, exc),
-                                retryable=True, url=self.token_url)
-            try:
-                resp = transport.post_form(self.token_url, form, timeout=timeout,
-                                           validate_certs=self.validate_certs,
-                                           ca_path=self.ca_path,
-                                           max_body=transport.MAX_TOKEN_BODY,
-                                           allow_http=self.allow_http, option=self.option)
-            except transport.HttpError as exc:
-                hint = ""
-                if exc.kind == "tls":
-                    hint = " (the token endpoint is verified with token_validate_certs / " \
-                           "token_ca_path, independently of validate_certs)"
-                raise AuthError("cannot get a token: %s%s" % (exc, hint),
-                                status=exc.status, retryable=exc.retryable, url=self.token_url)
-            if not self.policy.retryable(resp.status):
-                return resp
-            wait = self.policy.delay(attempt, resp.header("Retry-After"))
-            if not deadline.can_wait(wait):
-                return resp
-            self._sleep(wait)
-            attempt += 1
+        try:
+            return transport.post_form_retrying(self.token_url, form, deadline, self.policy,
+                                                self._sleep, validate_certs=self.validate_certs,
+                                                ca_path=self.ca_path,
+                                                max_body=transport.MAX_TOKEN_BODY,
+                                                allow_http=self.allow_http, option=self.option)
+        except retry.DeadlineExceeded as exc:
+            raise AuthError("cannot get a token from %s: %s" % (self.token_url, exc),
+                            retryable=True, url=self.token_url)
+        except transport.HttpError as exc:
+            hint = ""
+            if exc.kind == "tls":
+                hint = " (the token endpoint is verified with token_validate_certs / " \
+                       "token_ca_path, independently of validate_certs)"
+            raise AuthError("cannot get a token: %s%s" % (exc, hint),
+                            status=exc.status, retryable=exc.retryable, url=self.token_url)
 
     def _fetch(self, deadline):
         form = {"grant_type": "client_credentials", "client_id": self.client_id,

@@ -129,29 +129,17 @@ class PrometheusClient(object):
 
     def _send(self, url, form, header, deadline):
         """POST with retries of 429/5xx; the last Response (raises QueryError)."""
-        attempt = 0
-        while True:
-            try:
-                timeout = deadline.timeout()
-            except retry.DeadlineExceeded as exc:
-                raise QueryError("unreachable", "%s: %s" % (url, exc), retryable=True)
-            try:
-                resp = transport.post_form(url, form,
-                                           headers={"Authorization": header} if header else None,
-                                           timeout=timeout, validate_certs=self.validate_certs,
-                                           ca_path=self.ca_path,
-                                           max_body=transport.MAX_QUERY_BODY,
-                                           allow_http=self.allow_http, option="url")
-            except transport.HttpError as exc:
-                raise QueryError("unreachable" if exc.retryable else "bad_response", str(exc),
-                                 exc.status, exc.retryable)
-            if not self.policy.retryable(resp.status):
-                return resp
-            wait = self.policy.delay(attempt, resp.header("Retry-After"))
-            if not deadline.can_wait(wait):
-                return resp
-            self._sleep(wait)
-            attempt += 1
+        try:
+            return transport.post_form_retrying(
+                url, form, deadline, self.policy, self._sleep,
+                headers={"Authorization": header} if header else None,
+                validate_certs=self.validate_certs, ca_path=self.ca_path,
+                max_body=transport.MAX_QUERY_BODY, allow_http=self.allow_http, option="url")
+        except retry.DeadlineExceeded as exc:
+            raise QueryError("unreachable", "%s: %s" % (url, exc), retryable=True)
+        except transport.HttpError as exc:
+            raise QueryError("unreachable" if exc.retryable else "bad_response", str(exc),
+                             exc.status, exc.retryable)
 
     def _post(self, path, form, deadline, retried=False):
         header = self.authorize(deadline)

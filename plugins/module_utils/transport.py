@@ -232,3 +232,21 @@ def post_form(url, form, headers=None, **kwargs):
                    "Accept": "application/json"}
     all_headers.update(headers or {})
     return send("POST", url, data=urlencode(form).encode("utf-8"), headers=all_headers, **kwargs)
+
+
+def post_form_retrying(url, form, deadline, policy, sleep, **kwargs):
+    """POST ``form`` until the answer is not 429/5xx or ``deadline`` (a
+    retry.Deadline) leaves no room for the next wait (``policy.delay``, which
+    honours Retry-After); the last Response. Each attempt's timeout is cut to
+    the deadline. Raises HttpError, or retry.DeadlineExceeded when no time is
+    left for an attempt."""
+    attempt = 0
+    while True:
+        resp = post_form(url, form, timeout=deadline.timeout(), **kwargs)
+        if not policy.retryable(resp.status):
+            return resp
+        wait = policy.delay(attempt, resp.header("Retry-After"))
+        if not deadline.can_wait(wait):
+            return resp
+        sleep(wait)
+        attempt += 1
