@@ -33,6 +33,10 @@ options:
       - URL of the API server, for example V(https://10.0.0.1:6443).
       - With O(api_key) or O(client_cert) and O(client_key) no kubeconfig is read.
       - Can also be set with the E(K8S_AUTH_HOST) environment variable.
+      - Must be C(https://) (a host without a scheme means C(https://)); C(http://) is accepted
+        only for a loopback host (C(localhost), C(127.0.0.0/8), C(::1)), any other scheme is an
+        error naming the value, because the credentials would be sent unencrypted. The same holds
+        for the server of the kubeconfig.
     type: str
   api_key:
     description:

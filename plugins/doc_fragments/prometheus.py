@@ -111,7 +111,9 @@ options:
     type: path
   allow_http:
     description:
-      - Allow C(http://) for O(url), O(token_url) and O(authority_url).
+      - Allow C(http://) for O(url), O(token_url) and O(authority_url), and only to a loopback
+        host (C(localhost), C(127.0.0.0/8) or C(::1)); C(http://) to any other host is refused
+        whatever its value.
       - Credentials, tokens and the client secret then travel unencrypted. This exists for
         loopback tests (a local Prometheus and token endpoint); never set it for a real endpoint.
       - Other schemes than C(https://) and C(http://) are refused whatever its value.

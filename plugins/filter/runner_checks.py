@@ -31,6 +31,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.kubiya.runners.plugins.module_utils.transport import is_loopback_host
+
 # ---------------------------------------------------------------------------------------
 # helpers
 
@@ -305,15 +307,17 @@ def unknown_key_errors(values, schema, root="runner_values", subschemas=None):
 # URLs, types, vault, runner_state, undefined references
 
 HTTPS_URL = re.compile(r"^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/\S*)?\Z")
-HTTP_URL = re.compile(r"^http://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/\S*)?\Z")
+HTTP_URL = re.compile(r"^http://(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+                      r"(:[0-9]{1,5})?(/\S*)?\Z")
 SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def url_errors(urls, allow_http=False):
     """`urls` maps a variable name to its value (empty or missing: not checked here).
 
-    Each must be a string; https:// always; http:// only with runner_allow_http: true (for
-    tests against a loopback endpoint); any other scheme (file:, data:, ftp:, ...) never.
+    Each must be a string; https:// always; http:// only with runner_allow_http: true and
+    only to a loopback host (localhost, 127.0.0.0/8, ::1: tests against a loopback endpoint);
+    any other scheme (file:, data:, ftp:, ...) never.
     """
     errors = []
     for name, url in sorted((urls or {}).items()):
@@ -325,11 +329,17 @@ def url_errors(urls, allow_http=False):
             continue
         if HTTPS_URL.match(url):
             continue
-        if HTTP_URL.match(url):
+        http = HTTP_URL.match(url)
+        if http:
             if not allow_http:
                 errors.append("%s: '%s' is plain http; credentials and metrics would travel unencrypted -- use "
                               "https://, or set runner_allow_http: true for a test against a loopback endpoint"
                               % (name, shorten(url)))
+            elif not is_loopback_host(http.group("host")):
+                errors.append("%s: '%s' is plain http to '%s', which is not a loopback host; runner_allow_http: true "
+                              "permits http:// only to localhost, 127.0.0.0/8 or ::1 (tests against a loopback "
+                              "endpoint) -- use https://, credentials and metrics would travel unencrypted"
+                              % (name, shorten(url), shorten(http.group("host"))))
             continue
         scheme = SCHEME.match(url)
         if scheme and scheme.group(1).lower() not in ("http", "https"):

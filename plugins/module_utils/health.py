@@ -323,12 +323,17 @@ def report_lines(components, problems=None):
     return lines
 
 
-def summarize(components, problems, window):
+def summarize(components, problems, window, requested_window=None):
+    """One line; ``requested_window``: the configured window when ``window`` (the one
+    observed) was cut short, so the line says so."""
     total = len(components)
     healthy = sum(1 for e in components if e['healthy'])
     text = '%d/%d workloads healthy' % (healthy, total)
-    if window:
+    if window or requested_window:
         text += ', restart counts checked over %ss' % window
+    if requested_window is not None and requested_window != window:
+        text += (' (window cut from %ss: waiting and API calls used up the time budget'
+                 ' wait_timeout + window)' % requested_window)
     if problems:
         text += ', %d problem(s)' % len(problems)
     return text

@@ -30,6 +30,7 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 from ansible_collections.kubiya.runners.plugins.module_utils import retry as retrymod
+from ansible_collections.kubiya.runners.plugins.module_utils.transport import is_loopback_host
 
 try:
     import kubernetes  # noqa: F401  (kubernetes.config and kubernetes.client)
@@ -135,16 +136,43 @@ def _load_configuration(auth):
     return cfg
 
 
+def check_host(host):
+    """``urlsplit`` of the API server ``host`` (https:// when it has no scheme).
+
+    K8sError naming ``host`` unless the scheme is https, or http to a loopback host
+    (localhost, 127.0.0.0/8, ::1): the token or Basic credentials go in every request,
+    and a typo such as ``htps://`` or ``tcp://`` must not mean "send them unencrypted".
+    """
+    if not host:
+        raise K8sError('no API server host is configured')
+    try:
+        parts = urlsplit(host if '://' in host else 'https://' + host)
+        hostname = parts.hostname
+    except ValueError as exc:  # e.g. an unclosed [ of an IPv6 address
+        raise K8sError('API server host %r is not a valid URL: %s' % (host, exc))
+    scheme = parts.scheme.lower()
+    if scheme != 'https' and not (scheme == 'http' and is_loopback_host(hostname)):
+        if scheme == 'http':
+            why = 'http:// is accepted only for a loopback host (localhost, 127.0.0.0/8, ::1)'
+        else:
+            why = 'the scheme %r is not https' % parts.scheme
+        raise K8sError('API server host %r is refused: %s, and the credentials would be sent '
+                       'unencrypted; give an https:// URL (option host, K8S_AUTH_HOST or the '
+                       "kubeconfig cluster's server)" % (host, why))
+    if not hostname:
+        raise K8sError('API server host %r has no host name' % (host,))
+    return parts
+
+
 class K8sClient(object):
     """JSON over HTTPS to one API server; ``get``/``list_items``/``create``/``request``."""
 
     def __init__(self, host, token=None, ssl_context=None, timeout=30.0, configuration=None,
                  basic_auth=None):
-        if not host:
-            raise K8sError('no API server host is configured')
-        parts = urlsplit(host if '://' in host else 'https://' + host)
-        self.host = '%s://%s' % (parts.scheme, parts.netloc)
-        self.scheme = parts.scheme
+        parts = check_host(host)
+        scheme = parts.scheme.lower()
+        self.host = '%s://%s' % (scheme, parts.netloc)
+        self.scheme = scheme
         self.netloc = parts.netloc
         self.base_path = parts.path.rstrip('/')
         self.token = token
@@ -195,7 +223,7 @@ class K8sClient(object):
         if auth.get('client_key'):
             key_file = auth['client_key']
         context = None
-        if not (host or '').startswith('http://'):
+        if check_host(host).scheme.lower() == 'https':
             context = make_ssl_context(verify, ca_cert, cert_file, key_file, check_hostname)
         return cls(host, token=token, ssl_context=context, timeout=auth.get('request_timeout') or 30.0,
                    configuration=cfg, basic_auth=basic)

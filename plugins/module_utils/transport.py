@@ -6,7 +6,8 @@
 Built on Ansible's ``ansible.module_utils.urls.Request`` with these rules:
 
 * Only ``https://`` URLs (``http://`` only with the explicit ``allow_http``
-  opt-in, meant for loopback tests). ``file:``, ``data:``, ``ftp:`` and any
+  opt-in, and then only to a loopback host: ``localhost``, ``127.0.0.0/8`` or
+  ``::1``; it is meant for loopback tests). ``file:``, ``data:``, ``ftp:`` and any
   other scheme are refused before anything is sent: urllib would happily
   *open a local file* for ``file:///etc/passwd``. URLs carrying
   ``user:password@`` are refused too (they would become a Basic header).
@@ -26,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import socket
 import ssl
 import time
@@ -66,9 +68,25 @@ class Response(object):
         return self.body.decode("utf-8", "replace")
 
 
+def is_loopback_host(host):
+    """True for ``localhost``, an address in 127.0.0.0/8 or ``::1`` (brackets allowed).
+
+    Only literal addresses and the name ``localhost`` count: any other name could
+    resolve anywhere."""
+    if not isinstance(host, str):
+        return False
+    host = host.strip().strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_url(url, option, allow_http=False):
-    """``url`` if it is an https URL (or http with ``allow_http``); else ValueError
-    naming ``option``. Nothing is sent."""
+    """``url`` if it is an https URL (or http to a loopback host with ``allow_http``);
+    else ValueError naming ``option``. Nothing is sent."""
     if not isinstance(url, str) or not url.strip():
         raise ValueError("%s: is empty; give an https:// URL" % option)
     parts = urlsplit(url.strip())
@@ -93,6 +111,12 @@ def check_url(url, option, allow_http=False):
         parts.port  # pylint: disable=pointless-statement
     except ValueError:
         raise ValueError("%s: %r has an invalid port" % (option, url))
+    if scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError(
+            "%s: %r uses http:// to the non-loopback host %r; allow_http: true permits "
+            "http:// only to localhost, 127.0.0.0/8 or ::1 (loopback tests), because "
+            "credentials and queries would cross the network unencrypted; use https://"
+            % (option, url, parts.hostname))
     return url.strip()
 
 

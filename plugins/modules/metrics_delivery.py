@@ -34,7 +34,7 @@ description:
   - Answers larger than 10 MiB (Prometheus) or 1 MiB (token endpoint) are refused.
   - Credentials only go to the origin they were configured for. Only C(https://) URLs are
     accepted for O(url), O(token_url) and O(authority_url) (C(http://) only with
-    O(allow_http=true)); redirects are never followed, a 3xx answer is an error naming its
+    O(allow_http=true) and only to a loopback host); redirects are never followed, a 3xx answer is an error naming its
     target host.
   - Every time and count option is checked before anything is sent; NaN, infinity, negative
     values, zero (where zero has no documented meaning) and values above their maximum are

@@ -63,6 +63,8 @@ options:
     description:
       - Length of the restart check window in seconds. The restart counts at its start and end are compared;
         V(0) skips the restart check.
+      - When waiting (and slow API answers) ran past O(wait_timeout), the window is cut to what is left of
+        O(wait_timeout) + O(window), so the time bound holds; RV(window) and RV(summary) report the shortened window.
       - At most 3600; negative values are refused.
     type: float
     default: 10
@@ -180,6 +182,13 @@ summary:
   returned: success
   type: str
   sample: 8/8 workloads healthy, restart counts checked over 10s
+window:
+  description:
+    - Seconds the restart check window actually lasted. This is O(window), or less when waiting and slow API
+      calls used up part of the time budget O(wait_timeout) + O(window); RV(summary) then says the window was cut.
+  returned: success
+  type: float
+  sample: 10
 waited:
   description: Seconds spent waiting for readiness (not counting the check window).
   returned: success
@@ -192,6 +201,7 @@ selector:
   sample: app.kubernetes.io/instance=kubiya-runner
 """
 
+import math
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -248,9 +258,15 @@ def run(module, client, clock=time.monotonic, sleep=time.sleep):
     waited = round(clock() - started, 1)
 
     before = None
-    if params['window'] > 0:
+    window = params['window']
+    if window > 0:
         before = health.restart_snapshot(found['Pod'])
-        sleep(params['window'])
+        budget = getattr(client, 'deadline', None)
+        if budget is not None and budget.remaining() < window:
+            # slow API calls in the wait phase used part of the window's time: watch for
+            # what is left, so the documented bound wait_timeout + window + request_timeout holds
+            window = max(0.0, math.floor(budget.remaining() * 10) / 10)
+        sleep(window)
         found = fetch(client, namespace, selector)
 
     components, problems = health.evaluate(found['Pod'], found['Deployment'], found['StatefulSet'],
@@ -269,8 +285,10 @@ def run(module, client, clock=time.monotonic, sleep=time.sleep):
         components=components,
         problems=problems,
         report=report,
-        summary=health.summarize(components, problems, params['window']),
+        summary=health.summarize(components, problems, window,
+                                 requested_window=params['window'] if window != params['window'] else None),
         waited=waited,
+        window=window,
         selector=selector,
     )
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.kubiya.runners.plugins.module_utils import health
+import pytest
+
+from ansible_collections.kubiya.runners.plugins.module_utils import health, retry
+from ansible_collections.kubiya.runners.plugins.modules import runner_health
 
 RELEASE = "r1"
 
@@ -205,3 +208,65 @@ def test_cronjobs_are_listed_with_their_last_schedule():
         assert problems == []
         assert [(c["component"], c["kind"], c["ready"], c["healthy"]) for c in components] == [
             ("image-updater", "CronJob", ready, True)]
+
+
+# --- runner_health.run: the window is cut to the time budget (issue 9) ----------------------
+class FakeTime:
+    def __init__(self):
+        self.now = 1000.0
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        assert seconds >= 0
+        self.now += seconds
+
+
+class SlowClient:
+    """Every list call takes ``cost`` seconds of the fake clock."""
+
+    def __init__(self, fake, cost, budget):
+        self.fake, self.cost, self.calls = fake, cost, 0
+        self.deadline = retry.Deadline(budget, 30, clock=fake.clock)
+
+    def list_items(self, path, label_selector=None):
+        self.calls += 1
+        self.fake.sleep(self.cost)
+        return [pod("agent-manager-1", "agent-manager")] if "/pods" in path else []
+
+
+class FakeModule:
+    def __init__(self, **params):
+        self.params = dict(namespace="ns1", release=RELEASE, label_selector=None, expected_components=[],
+                           interval=2, **params)
+
+
+def test_window_is_cut_to_what_is_left_of_the_time_budget():
+    fake = FakeTime()
+    # wait_timeout 900 + window 30: the lists of the wait phase take 919 s in all
+    client = SlowClient(fake, cost=919 / 5, budget=900 + 30)
+    result = runner_health.run(FakeModule(wait_timeout=900, window=30), client, clock=fake.clock, sleep=fake.sleep)
+    assert result["window"] == 11.0
+    # the final lists start by the soft deadline: the whole run ends by it + their own time
+    assert fake.now - 1000.0 == pytest.approx(919 + 11 + 919)
+    assert fake.now - 919 <= client.deadline.soft_end + 1e-6
+    assert result["summary"] == ("1/1 workloads healthy, restart counts checked over 11.0s "
+                                 "(window cut from 30s: waiting and API calls used up the time budget "
+                                 "wait_timeout + window)")
+
+
+def test_window_runs_in_full_when_the_budget_allows_it():
+    fake = FakeTime()
+    client = SlowClient(fake, cost=0.1, budget=900 + 30)
+    result = runner_health.run(FakeModule(wait_timeout=900, window=30), client, clock=fake.clock, sleep=fake.sleep)
+    assert result["window"] == 30
+    assert result["summary"] == "1/1 workloads healthy, restart counts checked over 30s"
+
+
+def test_no_time_left_means_a_zero_window_that_says_so():
+    fake = FakeTime()
+    client = SlowClient(fake, cost=10, budget=5 + 20)
+    result = runner_health.run(FakeModule(wait_timeout=5, window=20), client, clock=fake.clock, sleep=fake.sleep)
+    assert result["window"] == 0
+    assert "restart counts checked over 0.0s (window cut from 20s" in result["summary"]

@@ -195,3 +195,25 @@ def test_tenant_id_cannot_reshape_the_token_url(tmp_path, tenant):
     run = delivery(tmp_path, url="https://127.0.0.1:9", auth_type="azure", tenant_id=tenant,
                    client_id="c", client_secret=SECRET)
     assert run.failed and run.msg.startswith("tenant_id:"), run.msg
+
+
+@pytest.mark.parametrize("option", ["url", "token_url", "authority_url"])
+def test_allow_http_sends_nothing_to_a_host_that_is_not_loopback(tmp_path, servers, option):
+    # issue 9: allow_http is for loopback tests. http://0.0.0.0:<port> is not a loopback
+    # address but reaches this machine's listener on Linux: before the fix the client
+    # secret (or the bearer token) went there in clear text.
+    prom = servers(prometheus_ok, tls=False)
+    idp = servers(token_ok, tls=False)
+    args = {"url": "http://0.0.0.0:%d" % prom.port, "auth_type": "bearer", "bearer_token": "b-token"}
+    if option == "token_url":
+        args = {"url": prom.url, "auth_type": "oauth2", "client_id": "c",
+                "client_secret": SECRET, "token_url": "http://0.0.0.0:%d/token" % idp.port}
+    elif option == "authority_url":
+        args = {"url": prom.url, "auth_type": "azure", "client_id": "c",
+                "client_secret": SECRET, "tenant_id": "t1", "authority_url": "http://0.0.0.0:%d" % idp.port}
+    run = delivery(tmp_path, allow_http=True, **args)
+    assert run.failed
+    assert run.msg.startswith("%s: 'http://0.0.0.0:" % option), run.msg
+    assert "non-loopback host '0.0.0.0'" in run.msg and "allow_http: true permits http:// only to" in run.msg
+    assert prom.requests == [] and idp.requests == []
+    assert_secrets_absent(run, SECRET, "b-token")

@@ -164,3 +164,30 @@ def test_a_body_trickling_api_server_is_cut_too(api):
     with pytest.raises(K8sError, match="cannot reach the API server"):
         client.get("/api/v1/serviceaccounts")
     assert time.monotonic() - started <= 2 * client.timeout + 0.5
+
+
+def test_runner_health_cuts_the_window_when_slow_api_calls_used_the_wait_budget(tmp_path):
+    # issue 9: API calls of the wait phase ran past wait_timeout, then the full window was
+    # slept: 979 s against the documented 930 s. Here the first round of lists takes ~5 s
+    # (wait_timeout 1): the window must shrink to what is left of wait_timeout + window.
+    from loopback import run_module
+    state = {"n": 0}
+
+    def slow_first_round(handler, seen):
+        state["n"] += 1
+        if state["n"] <= 5:
+            time.sleep(1.0)
+        reply(handler, 200, OK)
+    srv = Server(slow_first_round)
+    try:
+        run = run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key", namespace="ns1",
+                         release="r1", wait_timeout=1, window=6, request_timeout=2)
+    finally:
+        srv.close()
+    assert "no Pod, Deployment, StatefulSet, Job or CronJob matches" in run.msg, run.msg
+    assert len(srv.requests) == 10
+    # documented bound wait_timeout + window + request_timeout = 9 s (+ interpreter start-up)
+    assert run.elapsed <= 1 + 6 + 2 + 1.5, "ran %.1fs" % run.elapsed
+    assert 0 < run.result["window"] < 6, run.result
+    assert ("restart counts checked over %ss (window cut from 6s" % run.result["window"]) in run.result["summary"]
+    assert "window cut from 6s" in run.msg

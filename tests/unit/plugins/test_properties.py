@@ -117,10 +117,14 @@ HOSTS = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z]{2,6}){0,2}", 
 
 
 @given(st.from_regex(r"[a-zA-Z][a-zA-Z0-9+.-]{0,10}", fullmatch=True), HOSTS)
+@example("http", "localhost")
+@example("HTTP", "127.0.0.1")
+@example("http", "metrics.example.com")
 def test_only_https_and_opted_in_http_pass_the_url_check(scheme, host):
     url = "%s://%s/x" % (scheme, host)
     for allow_http in (False, True):
-        allowed = scheme.lower() == "https" or (allow_http and scheme.lower() == "http")
+        allowed = scheme.lower() == "https" or (allow_http and scheme.lower() == "http"
+                                                and transport.is_loopback_host(host))
         if allowed:
             assert transport.check_url(url, "token_url", allow_http) == url
         else:

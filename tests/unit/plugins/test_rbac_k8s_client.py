@@ -119,3 +119,53 @@ def test_kubeconfig_dict_and_environment_fallback(server):
 def test_api_path():
     assert k8s_client.api_path("v1", "pods", "ns", "p") == "/api/v1/namespaces/ns/pods/p"
     assert k8s_client.api_path("apps/v1", "deployments") == "/apis/apps/v1/deployments"
+
+
+# --- credentials never go out unencrypted (issue 9, item 2) ---------------------------------
+def _kubeconfig(server_url):
+    return {
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "k", "cluster": {"server": server_url}}],
+        "users": [{"name": "u", "user": {"token": TOKEN}}],
+        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+    }
+
+
+@pytest.mark.parametrize("scheme", ["htps", "tcp", "ftp", "HTTPX"])
+@pytest.mark.parametrize("source", ["host", "K8S_AUTH_HOST", "kubeconfig"])
+def test_a_scheme_other_than_https_is_refused_before_the_token_is_sent(server, scheme, source):
+    # the plain-http listener is there: before the fix a typo such as htps:// reached it
+    # with "Authorization: Bearer <token>" in clear text
+    host = server.replace("http://", scheme + "://")
+    params, env = {"api_key": TOKEN}, {}
+    if source == "host":
+        params["host"] = host
+    elif source == "K8S_AUTH_HOST":
+        env["K8S_AUTH_HOST"] = host
+    else:
+        params = {"kubeconfig": _kubeconfig(host)}
+    Handler.seen.clear()
+    with pytest.raises(K8sError) as err:
+        client = K8sClient.from_params(params, environ=env)
+        client.get("/api/v1/namespaces/ns/serviceaccounts")
+    assert Handler.seen == []
+    assert repr(host) in err.value.msg and "not https" in err.value.msg, err.value.msg
+    assert "unencrypted" in err.value.msg
+
+
+@pytest.mark.parametrize("host", ["http://10.0.0.1:6443", "http://kube.example.com",
+                                  "http://127.0.0.1.nip.io:8080", "http://[::2]:80"])
+def test_plain_http_is_refused_for_a_non_loopback_host(host):
+    with pytest.raises(K8sError) as err:
+        K8sClient.from_params({"host": host, "api_key": TOKEN}, environ={})
+    assert repr(host) in err.value.msg and "only for a loopback host" in err.value.msg, err.value.msg
+    with pytest.raises(K8sError):
+        K8sClient(host, token=TOKEN)
+
+
+@pytest.mark.parametrize("host", ["http://127.0.0.1:9", "http://127.3.4.5:9", "http://localhost:9",
+                                  "http://[::1]:9", "HTTP://LOCALHOST:9", "https://kube.example.com",
+                                  "kube.example.com:6443"])
+def test_https_and_loopback_http_are_accepted(host):
+    client = K8sClient(host, token=TOKEN)
+    assert client.scheme in ("http", "https")

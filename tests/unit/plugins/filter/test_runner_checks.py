@@ -142,6 +142,27 @@ def test_https_is_required_unless_http_is_allowed():
     assert rc.url_errors(urls, allow_http=True) == []
 
 
+@pytest.mark.parametrize("url,host", [
+    ("http://metrics.example.com/api/v1/write", "metrics.example.com"),
+    ("http://10.0.0.5:9090/api/v1/write", "10.0.0.5"),
+    ("http://0.0.0.0:39092/api/v1/write", "0.0.0.0"),
+    ("http://127.0.0.1.nip.io/api/v1/write", "127.0.0.1.nip.io"),
+    ("http://[::2]:9090/w", "[::2]"),
+])
+def test_runner_allow_http_is_for_loopback_hosts_only(url, host):
+    # issue 9: the opt-in is for loopback tests; it must not send a client secret to any host
+    errors = rc.url_errors({"runner_remote_write_token_url": url}, allow_http=True)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("runner_remote_write_token_url: '%s' is plain http to '%s', which is not a "
+                                "loopback host; runner_allow_http: true permits http:// only to " % (url, host))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:39092/api/v1/write", "http://127.9.8.7/w", "http://localhost:9/w",
+                                 "http://LOCALHOST/w", "http://[::1]:9090/w"])
+def test_runner_allow_http_accepts_loopback_hosts(url):
+    assert rc.url_errors({"runner_remote_write_url": url}, allow_http=True) == []
+
+
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "data:text/plain,hello", "ftp://metrics.example.com/w",
                                  "javascript:alert(1)"])
 def test_other_schemes_are_always_rejected(url):
