@@ -189,8 +189,9 @@ def test_install_upgrade_rollback_uninstall_reinstall(cluster, namespace, tmp_pa
         present, wrong = _access_reviews(cluster, namespace, other)
     finally:
         cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
+    # image-updater is opt-in; the helm test pod has its own tokenless account <release>-test-health
     assert present == {"agent-manager", "tool-manager", "kubiya-operator", "dagger",
-                       "kube-state-metrics", "alloy"}   # image-updater is opt-in
+                       "kube-state-metrics", "alloy", "rel-test-health"}
     assert wrong == []
 
     # helm test hooks pass (and clean up after themselves)
