@@ -11,14 +11,14 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/kubiya/runners
 # outside the work tree: inside it, ansible-test would ask git and see only ignored files
 SANITY_ROOT := $(HOME)/.cache/kubiya-runners/sanity/ansible_collections/kubiya/runners
 PY := $(VENV)/bin/python
-# pip version ansible-test bootstraps into its sanity venvs (see scripts/ansible-test-get-pip.py)
+# pip version ansible-test bootstraps into its sanity venvs (see tools/ansible-test-get-pip.py)
 ANSIBLE_TEST_PIP := 24.2
 
 export PATH := $(TOOLS):$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_LOCAL_TEMP := $(REPO)/.build/ansible-tmp
 export ANSIBLE_HOME := $(REPO)/.build/ansible-home
-# helm-diff (scripts/helm-diff.sh) lives here: check mode with --diff uses it
+# helm-diff (tools/helm-diff.sh) lives here: check mode with --diff uses it
 export HELM_PLUGINS := $(REPO)/.tools/helm-plugins
 DEMO_CUSTOMER ?= acme
 DEMO_NAMESPACE ?= kubiya-$(DEMO_CUSTOMER)
@@ -48,9 +48,9 @@ $(VENV)/.installed: requirements-lock.txt requirements-dev.txt requirements.txt
 # helm, kubectl and the local control plane binaries, built once per pinned
 # version into ~/.cache/kubiya-runners and linked into .tools/bin.
 tools:
-	tests/cluster/build.sh all
-	scripts/link-tools.sh
-	scripts/helm-diff.sh
+	tools/build.sh all
+	tools/link-tools.sh
+	tools/helm-diff.sh
 
 $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
@@ -76,7 +76,7 @@ sanity: ## ansible-test sanity on a copy at ansible_collections/kubiya/runners
 	# check them; ansible-test's yamllint is told to skip them in the copy.
 	cd $(SANITY_ROOT) && mkdir -p tests/sanity && find charts -path '*/templates/*' -name '*.yaml' \
 	  | sort | sed 's/$$/ yamllint!skip/' >> tests/sanity/ignore-2.19.txt
-	install -D -m 0644 scripts/ansible-test-get-pip.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
+	install -D -m 0644 tools/ansible-test-get-pip.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
 	cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no \
 	  --skip-test shellcheck $(SANITY_ARGS)
 
@@ -133,16 +133,16 @@ new-customer: ## scaffold a customer: make new-customer NAME=<customer> UUID=<ru
 # 2. start the stand-in pipeline (kube-state-metrics, stand-ins, Prometheus agent) for it;
 # 3. kubiya.runners.verify with metric delivery on: the report ends with the checks' table.
 demo: setup cluster-up central-up ## deploy the example customer, start its telemetry pipeline, verify it (with the metrics table)
-	$(DEMO_ENV) $(PY) tests/pipeline/demo_pipeline.py stop
-	$(DEMO_ENV) $(PY) tests/pipeline/demo_pipeline.py vars
+	$(DEMO_ENV) $(PY) tools/demo/demo_pipeline.py stop
+	$(DEMO_ENV) $(PY) tools/demo/demo_pipeline.py vars
 	$(DEMO_ENV) ansible-playbook -i inventories/example/hosts.yml kubiya.runners.deploy --limit $(DEMO_CUSTOMER) \
 	  -e @$(DEMO_PIPELINE_DIR)/deploy-vars.yml
-	$(DEMO_ENV) $(PY) tests/pipeline/demo_pipeline.py start --namespace $(DEMO_NAMESPACE)
+	$(DEMO_ENV) $(PY) tools/demo/demo_pipeline.py start --namespace $(DEMO_NAMESPACE)
 	$(DEMO_ENV) ansible-playbook -i inventories/example/hosts.yml kubiya.runners.verify --limit $(DEMO_CUSTOMER) \
 	  -e @$(DEMO_PIPELINE_DIR)/verify-vars.yml
 
 demo-down: ## stop what make demo started: its pipeline processes, the central side, the cluster
-	$(DEMO_ENV) $(PY) tests/pipeline/demo_pipeline.py stop
+	$(DEMO_ENV) $(PY) tools/demo/demo_pipeline.py stop
 	rm -f $(DEMO_PIPELINE_DIR)/deploy-vars.yml $(DEMO_PIPELINE_DIR)/verify-vars.yml
 	tests/central/down.sh
 	tests/cluster/down.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build, once per pinned version, the binaries of the local test cluster and
-# the client tools, from the Go module proxy. Output:
+# the client tools, from the Go module proxy (wrapper modules in tools/build/). Output:
 #   $KUBIYA_CACHE_DIR/bin/<name>-<version>/<binaries>   (+ a .complete stamp)
 # A second call with everything present returns in well under a second.
 #
@@ -79,7 +79,7 @@ build_helm() {
 # command (version in github.com/prometheus/common/version) in a wrapper module.
 go_build_wrapper() {
   local v=github.com/prometheus/common/version
-  (cd "$here/../pipeline/build/$1" &&
+  (cd "$here/build/$1" &&
     go build -trimpath -ldflags "-s -w -X $v.Version=${4#v} -X $v.Branch=release" -o "$out/$3" "$2")
 }
 

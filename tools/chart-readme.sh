@@ -3,8 +3,8 @@
 # each values.yaml, with @bitnami/readme-generator-for-helm (pinned) installed from npm into
 # .tools/node (gitignored; never a global install).
 #
-#   scripts/chart-readme.sh            # rewrite the READMEs
-#   scripts/chart-readme.sh --check    # exit 1 when a README table is stale (no file changed)
+#   tools/chart-readme.sh            # rewrite the READMEs
+#   tools/chart-readme.sh --check    # exit 1 when a README table is stale (no file changed)
 set -euo pipefail
 
 GENERATOR_VERSION=2.7.2
@@ -32,7 +32,7 @@ for dir in "$chart" "$chart/charts/agent-manager" "$chart/charts/tool-manager" "
   "$bin" --values "$dir/values.yaml" --readme "$target" >/dev/null
   if (( check )); then
     if ! diff -u "$readme" "$target" >&2; then
-      echo "chart-readme: $readme is stale: run scripts/chart-readme.sh" >&2
+      echo "chart-readme: $readme is stale: run tools/chart-readme.sh" >&2
       status=1
     fi
     rm -f "$target"

@@ -5,8 +5,8 @@ so they are written here once. Every object the charts own has
 ``additionalProperties: false``; Kubernetes structures passed through verbatim
 (affinity, tolerations, selectors) are only type-checked.
 
-    python3 scripts/chart-schema.py           # rewrite the schema files
-    python3 scripts/chart-schema.py --check   # exit 1 when a committed file is stale
+    python3 tools/chart-schema.py           # rewrite the schema files
+    python3 tools/chart-schema.py --check   # exit 1 when a committed file is stale
 
 tests/unit/chart/test_chart_schema.py runs the --check mode.
 """
@@ -378,7 +378,7 @@ def main(argv: list[str]) -> int:
         else:
             path.write_text(text)
     if stale:
-        print("stale (run python3 scripts/chart-schema.py):\n  " + "\n  ".join(stale), file=sys.stderr)
+        print("stale (run python3 tools/chart-schema.py):\n  " + "\n  ".join(stale), file=sys.stderr)
         return 1
     return 0
 

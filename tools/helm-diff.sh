@@ -9,7 +9,7 @@
 #   HELM_PLUGINS=$repo/.tools/helm-plugins
 # (the runner role, Molecule and the tests set it; `helm plugin list` shows diff).
 #
-# Usage: scripts/helm-diff.sh [--check]   (--check: only report whether it is installed)
+# Usage: tools/helm-diff.sh [--check]   (--check: only report whether it is installed)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # v3.9.14 is the newest helm-diff release the Go module proxy serves here.
@@ -22,7 +22,7 @@ installed() { [[ -x $plugin_dir/bin/diff && -f $plugin_dir/plugin.yaml ]]; }
 
 if [[ ${1:-} == --check ]]; then
   installed && { echo "helm-diff $HELM_DIFF_VERSION: $plugin_dir"; exit 0; }
-  echo "helm-diff $HELM_DIFF_VERSION is not built (run scripts/helm-diff.sh)" >&2
+  echo "helm-diff $HELM_DIFF_VERSION is not built (run tools/helm-diff.sh)" >&2
   exit 1
 fi
 

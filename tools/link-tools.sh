@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Link the pinned, cached binaries (tests/cluster/build.sh) into .tools/bin so
+# Link the pinned, cached binaries (tools/build.sh) into .tools/bin so
 # that one PATH entry gives helm, kubectl and the control plane commands.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=../tests/cluster/versions.env
-. "$repo/tests/cluster/versions.env"
+# shellcheck source=versions.env
+. "$repo/tools/versions.env"
 cache=${KUBIYA_CACHE_DIR:-$HOME/.cache/kubiya-runners}
 mkdir -p "$repo/.tools/bin"
 for f in "$cache/bin/helm-$HELM_VERSION/helm" \
@@ -12,6 +12,6 @@ for f in "$cache/bin/helm-$HELM_VERSION/helm" \
   "$cache/bin/etcd-$ETCD_VERSION/etcd" "$cache/bin/kwok-$KWOK_VERSION/kwok" \
   "$cache/bin/kube-state-metrics-$KUBE_STATE_METRICS_VERSION/kube-state-metrics" \
   "$cache/bin/prometheus-$PROMETHEUS_VERSION/prometheus"; do
-  [[ -x $f ]] || { echo "missing $f: run tests/cluster/build.sh" >&2; exit 1; }
+  [[ -x $f ]] || { echo "missing $f: run tools/build.sh" >&2; exit 1; }
   ln -sfn "$f" "$repo/.tools/bin/$(basename "$f")"
 done

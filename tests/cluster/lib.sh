@@ -3,9 +3,9 @@
 # shellcheck disable=SC2034  # variables are used by the scripts that source this
 
 here=${here:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
-# shellcheck source=versions.env
-. "$here/versions.env"
 repo=${repo:-$(cd "$here/../.." && pwd)}
+# shellcheck source=../../tools/versions.env
+. "$repo/tools/versions.env"
 CACHE=${KUBIYA_CACHE_DIR:-$HOME/.cache/kubiya-runners}
 STATE=${KUBIYA_CLUSTER_DIR:-$repo/.cluster}
 KUBECONFIG_PATH=$STATE/kubeconfig

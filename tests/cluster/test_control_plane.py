@@ -54,7 +54,7 @@ def sar(cluster, user: str, namespace: str, verb: str, resource: str) -> bool:
 
 
 def pinned_versions() -> dict[str, str]:
-    text = (REPO / "tests" / "cluster" / "versions.env").read_text()
+    text = (REPO / "tools" / "versions.env").read_text()
     return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from testlib import base_env
+from testlib import REPO, base_env
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
@@ -42,7 +42,7 @@ def alive(pid: int) -> bool:
 def test_up_twice_crash_report_down_and_up_again(tmp_path):
     state = tmp_path / "cluster"
     env = base_env(KUBIYA_CLUSTER_DIR=str(state), KUBIYA_APISERVER_PORT="26443", KUBIYA_ETCD_PORT="33790")
-    subprocess.run([str(HERE / "build.sh"), "etcd", "kubernetes", "kwok"], env=env, check=True, timeout=3600)
+    subprocess.run([str(REPO / "tools" / "build.sh"), "etcd", "kubernetes", "kwok"], env=env, check=True, timeout=3600)
     try:
         start = time.monotonic()
         first = run("up.sh", env)

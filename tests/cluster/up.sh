@@ -44,7 +44,7 @@ if [[ -d $STATE/pids ]] && compgen -G "$STATE/pids/*" >/dev/null; then
 fi
 
 started=$SECONDS
-"$here/build.sh" etcd kubernetes kwok
+"$repo/tools/build.sh" etcd kubernetes kwok
 mkdir -p "$STATE"/{pids,logs,pki,etcd}
 chmod 700 "$STATE"
 

@@ -42,7 +42,7 @@ REPO = HERE.parent.parent
 CHART = REPO / "charts" / "kubiya-runner"
 CHECKS_FILE = CHART / "metrics-checks.yaml"
 CACHE = Path(os.environ.get("KUBIYA_CACHE_DIR", Path.home() / ".cache" / "kubiya-runners"))
-VERSIONS = dict(line.split("=", 1) for line in (REPO / "tests" / "cluster" / "versions.env").read_text().splitlines()
+VERSIONS = dict(line.split("=", 1) for line in (REPO / "tools" / "versions.env").read_text().splitlines()
                 if line and not line.startswith("#"))
 PROMETHEUS_VERSION = VERSIONS["PROMETHEUS_VERSION"]  # = alloy.prometheusAgent.image.tag
 KSM_VERSION = VERSIONS["KUBE_STATE_METRICS_VERSION"]
@@ -55,7 +55,7 @@ def _bin(name: str, version: str, env_var: str) -> str:
     for c in candidates:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return c
-    raise RuntimeError(f"{name} {version} not found: run make setup (tests/cluster/build.sh) ({env_var} overrides)")
+    raise RuntimeError(f"{name} {version} not found: run make setup (tools/build.sh) ({env_var} overrides)")
 
 
 def prometheus_bin() -> str:

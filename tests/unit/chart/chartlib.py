@@ -24,14 +24,14 @@ CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 PERMISSIONS = yaml.safe_load((CHART / "permissions.yaml").read_text())
 # The hardened profile's values (ci/hardened-values.yaml has the same two keys).
 HARDENED = {"global": {"daggerNamespace": "dagger-ns", "podSecurity": {"enforce": "restricted"}}}
-# A tag that names one build (scripts/chart-schema.py PINNED_TAG, kubiya.pinnedTagPattern).
+# A tag that names one build (tools/chart-schema.py PINNED_TAG, kubiya.pinnedTagPattern).
 PINNED_TAG = r"^(v?[0-9]+(\.[0-9]+){1,3}([-+_.][0-9A-Za-z][0-9A-Za-z_.-]*)?|[0-9a-f]{7,64})$"
 MOVING_TAGS = ("latest", "stable", "main", "master", "edge", "nightly", "runner_v2")
 
 
 def _versions() -> dict[str, str]:
     out = {}
-    for line in (REPO / "tests" / "cluster" / "versions.env").read_text().splitlines():
+    for line in (REPO / "tools" / "versions.env").read_text().splitlines():
         if "=" in line and not line.lstrip().startswith("#"):
             key, value = line.split("=", 1)
             out[key.strip()] = value.strip()
@@ -54,7 +54,7 @@ def helm_bin() -> str:
     found = shutil.which("helm")
     if found:
         return found
-    raise RuntimeError("helm 3 not found: run `make setup` (tests/cluster/build.sh helm)")
+    raise RuntimeError("helm 3 not found: run `make setup` (tools/build.sh helm)")
 
 
 def helm(*args: str, check: bool = True, env: dict | None = None,

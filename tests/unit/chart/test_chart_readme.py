@@ -12,8 +12,8 @@ import chartlib
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (needed by readme-generator)")
 def test_values_tables_are_current():
-    """scripts/chart-readme.sh --check regenerates every table into a copy and diffs it."""
-    proc = subprocess.run([str(chartlib.REPO / "scripts" / "chart-readme.sh"), "--check"],
+    """tools/chart-readme.sh --check regenerates every table into a copy and diffs it."""
+    proc = subprocess.run([str(chartlib.REPO / "tools" / "chart-readme.sh"), "--check"],
                           capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
 

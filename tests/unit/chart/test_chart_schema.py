@@ -126,6 +126,6 @@ def test_every_owned_object_rejects_unknown_keys():
 
 
 def test_schema_files_are_generated_and_current():
-    proc = subprocess.run([sys.executable, str(chartlib.REPO / "scripts" / "chart-schema.py"), "--check"],
+    proc = subprocess.run([sys.executable, str(chartlib.REPO / "tools" / "chart-schema.py"), "--check"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr

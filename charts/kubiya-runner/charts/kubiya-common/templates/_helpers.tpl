@@ -76,7 +76,7 @@ Input: (dict "ctx" $ "image" .Values.image)
 {{/*
 A tag that names one build: a version (v1.2.3, 1.32.0, 1.37.0-musl) or a commit id (7-64 hex).
 Anything else (latest, stable, main, runner_v2, ...) moves and needs image.digest.
-Kept in step with scripts/chart-schema.py (PINNED_TAG).
+Kept in step with tools/chart-schema.py (PINNED_TAG).
 */}}
 {{- define "kubiya.pinnedTagPattern" -}}
 ^(v?[0-9]+(\.[0-9]+){1,3}([-+_.][0-9A-Za-z][0-9A-Za-z_.-]*)?|[0-9a-f]{7,64})$
