@@ -5,6 +5,8 @@
   already running or ``KUBIYA_KEEP_CLUSTER=1``. With ``KUBIYA_EXISTING_CLUSTER=1``
   the cluster given by ``KUBECONFIG`` is used instead and never touched.
 - ``namespace``: a fresh namespace per test, deleted afterwards.
+- ``run_module``: a module of this collection run as a real process (testlib.run_module);
+  ``cluster.run_module(...)`` runs one against the cluster.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 # pylint: disable=wrong-import-position
-from testlib import CLUSTER_DIR, REPO, base_env, ensure_collection_on_path  # noqa: E402
+from testlib import CLUSTER_DIR, REPO, ModuleRun, base_env, ensure_collection_on_path  # noqa: E402
+from testlib import run_module as _run_module  # noqa: E402
 
 ensure_collection_on_path()
 
@@ -39,6 +42,12 @@ class Cluster:
                 timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(["kubectl", *args], env=self.env, text=True, input=input,
                               capture_output=True, check=check, timeout=timeout)
+
+    def run_module(self, module: str, tmp_path: Path, /, **args) -> ModuleRun:
+        """kubiya.runners.<module> as a real process against this cluster (its kubeconfig
+        unless ``kubeconfig`` is given)."""
+        args.setdefault("kubeconfig", str(self.kubeconfig))
+        return _run_module(module, tmp_path, env=self.env, process_timeout=300, **args)
 
 
 def _running() -> bool:
@@ -63,6 +72,15 @@ def cluster() -> Cluster:
     if not was_running and os.environ.get("KUBIYA_KEEP_CLUSTER") != "1":
         subprocess.run([str(REPO / "tests" / "cluster" / "down.sh")], env=base_env(),
                        capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def run_module(tmp_path):
+    """``run_module(module, **args) -> testlib.ModuleRun``: kubiya.runners.<module> run as
+    Ansible's local executor runs it (testlib.run_module with this test's tmp_path)."""
+    def run(module: str, /, **args) -> ModuleRun:
+        return _run_module(module, tmp_path, **args)
+    return run
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
-"""Loopback HTTP(S) servers that record what reaches them, a test PKI generated at test
-time, and a runner of the real module processes (the way Ansible's local executor runs
-them: a Python process fed an args file). Used by test_http_*.py."""
+"""Loopback HTTP(S) servers that record what reaches them and a test PKI generated at test
+time. Used by the unit tests that run real module processes against them
+(tests/unit/plugins/modules/test_metrics_delivery_*.py, .../module_utils/test_k8s_client_retry.py);
+the module runner itself is testlib.run_module."""
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
 import sys
@@ -14,11 +14,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
-
-REPO = Path(__file__).resolve().parents[3]
-# KUBIYA_MODULE_COLLECTIONS runs the modules of another checkout (e.g. main, to see a test fail)
-COLLECTIONS = Path(os.environ.get("KUBIYA_MODULE_COLLECTIONS") or REPO / ".build" / "collections")
-MODULES = "ansible_collections.kubiya.runners.plugins.modules."
 
 
 # --- test PKI ---------------------------------------------------------------------------
@@ -145,39 +140,3 @@ def prometheus_ok(handler, seen, now=None):
 def token_ok(handler, seen):
     reply(handler, 200, {"access_token": "tok-%d" % len(seen.body), "token_type": "Bearer",
                          "expires_in": 3600})
-
-
-# --- the real module ----------------------------------------------------------------------
-@dataclass
-class Run:
-    result: dict
-    elapsed: float
-    stderr: str
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.result.get("failed"))
-
-    @property
-    def msg(self) -> str:
-        return self.result.get("msg", "")
-
-
-def run_module(name: str, tmp_path: Path, process_timeout: float = 120, **args) -> Run:
-    """Run kubiya.runners.<name> as Ansible's local executor does; measure its run time."""
-    args_file = tmp_path / ("args-%s.json" % time.monotonic_ns())
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
-    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        env.pop(var, None)
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", MODULES + name, str(args_file)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=process_timeout, check=False)
-    elapsed = time.monotonic() - started
-    try:
-        return Run(json.loads(proc.stdout), elapsed, proc.stderr)
-    except ValueError:
-        raise AssertionError("module printed no JSON (rc %s):\n%s\n%s"
-                             % (proc.returncode, proc.stdout, proc.stderr))

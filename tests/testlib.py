@@ -1,13 +1,18 @@
 """Paths and the subprocess environment shared by every suite.
 
-Import it as ``from testlib import REPO, base_env`` (tests/ is on sys.path);
+Import it as ``from testlib import REPO, base_env, run_module`` (tests/ is on sys.path);
 ``conftest`` is not importable by name reliably because every directory
 may have its own.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,3 +41,102 @@ def base_env(**extra: str) -> dict[str, str]:
     env.setdefault("ANSIBLE_LOCAL_TEMP", str(REPO / ".build" / "ansible-tmp"))
     env.update(extra)
     return env
+
+
+# --- one real module process ------------------------------------------------------------
+MODULES = "ansible_collections.kubiya.runners.plugins.modules."
+# KUBIYA_MODULE_COLLECTIONS runs the modules of another checkout (e.g. main, to see a test fail)
+MODULE_COLLECTIONS = Path(os.environ.get("KUBIYA_MODULE_COLLECTIONS") or COLLECTIONS)
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+@dataclass
+class ModuleRun:
+    """What one module process printed (its JSON result), its stderr, and its run time
+    measured from outside the process."""
+    result: dict
+    elapsed: float
+    stderr: str
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.result.get("failed"))
+
+    @property
+    def msg(self) -> str:
+        return self.result.get("msg", "")
+
+
+def run_module(module: str, tmp_path: Path, /, *, env: dict | None = None, process_timeout: float = 120,
+               **args) -> ModuleRun:
+    """Run kubiya.runners.<module> with ``args`` as Ansible's local executor does: a Python
+    process fed an args file (written to ``tmp_path``, also its working directory). ``env``
+    adds to os.environ; proxies are dropped so loopback servers are reached directly.
+    The fixture ``run_module`` (tests/conftest.py) is this with ``tmp_path`` bound."""
+    args_file = tmp_path / ("args-%s.json" % time.monotonic_ns())
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    proc_env = {**os.environ, **(env or {}), "PYTHONPATH": str(MODULE_COLLECTIONS)}
+    for var in PROXY_VARS:
+        proc_env.pop(var, None)
+    proc_env["NO_PROXY"] = proc_env["no_proxy"] = "127.0.0.1,localhost"
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", MODULES + module, str(args_file)], capture_output=True,
+                          text=True, env=proc_env, cwd=tmp_path, timeout=process_timeout, check=False)
+    elapsed = time.monotonic() - started
+    try:
+        return ModuleRun(json.loads(proc.stdout), elapsed, proc.stderr)
+    except ValueError:
+        raise AssertionError("module printed no JSON (rc %s):\n%s\n%s"
+                             % (proc.returncode, proc.stdout, proc.stderr)) from None
+
+
+# --- one module run through `ansible` (ad hoc) ------------------------------------------
+_ADHOC_RESULT = re.compile(r"^localhost \| ([A-Z]+)!? => ", re.M)
+
+
+@dataclass
+class AdhocRun:
+    """What ``ansible localhost -m kubiya.runners.<module>`` printed: exit code, the host's
+    status (SUCCESS, FAILED, CHANGED) and result, and the run time measured from outside."""
+    rc: int
+    status: str | None
+    result: dict
+    elapsed: float
+    stdout: str
+    stderr: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "FAILED" and self.rc != 0
+
+    @property
+    def msg(self) -> str:
+        return self.result.get("msg", "")
+
+    def check(self, name: str) -> dict:
+        return next(c for c in self.result["checks"] if c["name"] == name)
+
+    def __repr__(self) -> str:
+        return "AdhocRun(rc=%s, %.1fs)\n%s\n%s" % (self.rc, self.elapsed, self.stdout[-4000:], self.stderr[-2000:])
+
+
+def run_adhoc(module: str, args: dict, *, check_mode: bool = False, timeout: float = 120,
+              verbose: bool = False) -> AdhocRun:
+    """Run kubiya.runners.<module> with ``args`` (JSON) through ``ansible`` ad hoc on localhost,
+    the way an operator's playbook reaches it (action plugin, connection, module transfer)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+               ANSIBLE_HOME=str(REPO / ".build" / "ansible-home"),
+               ANSIBLE_LOCAL_TEMP=str(REPO / ".build" / "ansible-tmp"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    cmd = [str(Path(sys.executable).parent / "ansible"), "localhost", *(["-vvv"] if verbose else []),
+           "-m", "kubiya.runners." + module, "-a", json.dumps(args),
+           "-e", "ansible_python_interpreter=%s" % sys.executable]
+    if check_mode:
+        cmd.append("--check")
+    started = time.monotonic()
+    proc = subprocess.run(cmd, env=env, text=True, capture_output=True, timeout=timeout, check=False)
+    elapsed = time.monotonic() - started
+    found = _ADHOC_RESULT.search(proc.stdout)
+    result = json.loads(proc.stdout[found.end():]) if found else {}
+    return AdhocRun(proc.returncode, found.group(1) if found else None, result, elapsed, proc.stdout, proc.stderr)

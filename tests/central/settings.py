@@ -14,8 +14,9 @@ import os
 import secrets
 import uuid
 
+from testlib import REPO  # tests/ is on sys.path: pytest's conftest, lib.sh's PYTHONPATH
+
 HOST = "127.0.0.1"
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # Audiences as Azure issues them: a token for scope "<resource>/.default" has aud "<resource>".
 WRITE_AUDIENCE = "https://monitor.azure.com"            # DCE / remote-write ingestion

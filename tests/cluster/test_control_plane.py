@@ -11,13 +11,13 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
 
+from testlib import REPO
+
 pytestmark = pytest.mark.cluster
-REPO = Path(__file__).resolve().parents[2]
 
 
 def apply(cluster, namespace, doc: dict):

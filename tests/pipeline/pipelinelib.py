@@ -22,6 +22,7 @@ Used by tests/pipeline/test_*.py (pytest fixtures) and measure_cost.py (a script
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -37,8 +38,9 @@ from pathlib import Path
 
 import yaml
 
+from testlib import REPO, run_adhoc
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
 CHART = REPO / "charts" / "kubiya-runner"
 CHECKS_FILE = CHART / "metrics-checks.yaml"
 CACHE = Path(os.environ.get("KUBIYA_CACHE_DIR", Path.home() / ".cache" / "kubiya-runners"))
@@ -411,22 +413,7 @@ def _connects(host: str, port: int) -> bool:
     return False
 
 
-def run_module(args: dict, check_mode: bool = False, timeout: float = 300) -> dict:
-    """One real invocation of kubiya.runners.metrics_delivery through ``ansible`` (ad hoc)."""
-    import re
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".build" / "collections"),
-               ANSIBLE_HOME=str(REPO / ".build" / "ansible-home"),
-               ANSIBLE_LOCAL_TEMP=str(REPO / ".build" / "ansible-tmp"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
-               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
-    ansible = str(REPO / ".venv" / "bin" / "ansible")
-    cmd = [ansible, "localhost", "-m", "kubiya.runners.metrics_delivery", "-a", json.dumps(args),
-           "-e", f"ansible_python_interpreter={sys.executable}"]
-    if check_mode:
-        cmd.append("--check")
-    started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, text=True, capture_output=True, timeout=timeout, check=False)
-    found = re.search(r"^localhost \| ([A-Z]+)!? => ", proc.stdout, re.M)
-    result = json.loads(proc.stdout[found.end():]) if found else {}
-    return {"rc": proc.returncode, "status": found.group(1) if found else None, "result": result,
-            "elapsed": time.monotonic() - started, "stdout": proc.stdout, "stderr": proc.stderr}
+def run_delivery(args: dict, check_mode: bool = False, timeout: float = 300) -> dict:
+    """One real invocation of kubiya.runners.metrics_delivery through ``ansible`` (ad hoc), as
+    a dict: rc, status, result, elapsed, stdout, stderr (testlib.run_adhoc)."""
+    return dataclasses.asdict(run_adhoc("metrics_delivery", args, check_mode=check_mode, timeout=timeout))

@@ -48,7 +48,7 @@ def test_runs_what_the_chart_renders(pipeline):
 def test_default_checks_pass_with_labelled_fresh_data(pipeline):
     pipeline.wait_delivered(timeout=150)
     checks = pipelinelib.load_checks("prometheus-agent")
-    res = pipelinelib.run_module(pipeline.module_args(checks, max_age=MAX_AGE, deadline=90,
+    res = pipelinelib.run_delivery(pipeline.module_args(checks, max_age=MAX_AGE, deadline=90,
                                                       poll_interval=5), timeout=200)
     report = "\n".join(res["result"].get("report", [])) or res["stdout"][-3000:] + res["stderr"][-2000:]
     assert res["rc"] == 0 and res["status"] == "SUCCESS", report
@@ -87,13 +87,13 @@ def test_collector_stopped_is_detected_as_stale_within_max_age(pipeline):
     pipeline.wait_delivered(timeout=60)
     checks = [c for c in pipelinelib.load_checks("prometheus-agent")
               if c["name"] in ("agent-manager scraped", "collector self-scraped", "dagger pod ready")]
-    before = pipelinelib.run_module(pipeline.module_args(checks, max_age=MAX_AGE, deadline=0))
+    before = pipelinelib.run_delivery(pipeline.module_args(checks, max_age=MAX_AGE, deadline=0))
     assert before["rc"] == 0, before["stdout"][-2000:]
     pipeline.stop_agent(signal.SIGKILL)
     killed = time.time()
     first, every, last = None, None, None
     while time.time() < killed + MAX_AGE + 2 * INTERVAL + 30:
-        last = pipelinelib.run_module(pipeline.module_args(checks, max_age=MAX_AGE, deadline=0,
+        last = pipelinelib.run_delivery(pipeline.module_args(checks, max_age=MAX_AGE, deadline=0,
                                                            history_window=600))
         statuses = {c["status"] for c in last["result"].get("checks", [])}
         assert statuses <= {"ok", "stale"}, last["result"].get("report") or last["stdout"][-2000:]
@@ -130,7 +130,7 @@ def test_collector_with_a_wrong_client_secret_delivers_nothing(pipeline):
         assert not newest or float(newest[0]["value"][1]) < started, "a sample arrived"
         checks = [c for c in pipelinelib.load_checks("prometheus-agent")
                   if c["name"] in ("collector self-scraped", "agent-manager scraped")]
-        res = pipelinelib.run_module(pipeline.module_args(checks, max_age=MAX_AGE, deadline=0))
+        res = pipelinelib.run_delivery(pipeline.module_args(checks, max_age=MAX_AGE, deadline=0))
         assert res["rc"] != 0
         assert {c["status"] for c in res["result"]["checks"]} <= {"stale", "no_data"}, res["result"]["report"]
         assert pipeline.procs.alive("collector-bad")  # it keeps retrying, it does not crash

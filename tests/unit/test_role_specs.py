@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from testlib import REPO
+
 ROLES = sorted(p for p in (REPO / "roles").glob("*") if (p / "meta" / "argument_specs.yml").exists()
                or (p / "defaults" / "main.yml").exists())
 

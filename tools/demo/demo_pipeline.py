@@ -46,7 +46,7 @@ import pipelinelib  # noqa: E402
 from central import settings  # noqa: E402
 from central.fixtures import Central  # noqa: E402
 
-REPO = pipelinelib.REPO
+from testlib import REPO  # noqa: E402
 EXAMPLE_GROUP_VARS = REPO / "inventories" / "example" / "group_vars" / "kubiya_runners" / "main.yml"
 
 

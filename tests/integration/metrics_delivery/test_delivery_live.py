@@ -37,11 +37,11 @@ def checks(max_age=60):
 
 
 @pytest.mark.timeout(90)
-def test_delivered_fresh_labelled_metrics_pass(central, run_module, runner_name):
+def test_delivered_fresh_labelled_metrics_pass(central, run_adhoc, runner_name):
     push_components(central, runner_name)
     args = central.module_args(runner=runner_name, organization=ORG, checks=checks(),
                                deadline=20, poll_interval=1)
-    run = run_module(args)
+    run = run_adhoc(args)
     assert run.rc == 0 and not run.failed, run
     assert run.result["changed"] is False
     assert [c["status"] for c in run.result["checks"]] == ["ok", "ok"]
@@ -59,23 +59,23 @@ def test_delivered_fresh_labelled_metrics_pass(central, run_module, runner_name)
 
 
 @pytest.mark.timeout(90)
-def test_check_mode_runs_the_same_read_only_checks(central, run_module, runner_name):
+def test_check_mode_runs_the_same_read_only_checks(central, run_adhoc, runner_name):
     push_components(central, runner_name)
     args = central.module_args(runner=runner_name, organization=ORG, checks=checks(),
                                deadline=20, poll_interval=1)
-    run = run_module(args, check_mode=True)
+    run = run_adhoc(args, check_mode=True)
     assert run.rc == 0, run
     assert [c["status"] for c in run.result["checks"]] == ["ok", "ok"]
 
 
 @pytest.mark.timeout(90)
-def test_waits_for_data_that_arrives_before_the_deadline(central, run_module, runner_name):
+def test_waits_for_data_that_arrives_before_the_deadline(central, run_adhoc, runner_name):
     timer = threading.Timer(3.0, push_components, (central, runner_name))
     timer.start()
     try:
         args = central.module_args(runner=runner_name, organization=ORG, checks=checks(),
                                    deadline=30, poll_interval=1)
-        run = run_module(args)
+        run = run_adhoc(args)
     finally:
         timer.cancel()
     assert run.rc == 0, run
@@ -84,18 +84,18 @@ def test_waits_for_data_that_arrives_before_the_deadline(central, run_module, ru
 
 
 @pytest.mark.timeout(90)
-def test_generic_oauth2_and_bearer_auth(central, run_module, runner_name):
+def test_generic_oauth2_and_bearer_auth(central, run_adhoc, runner_name):
     push_components(central, runner_name)
     base = central.module_args(runner=runner_name, organization=ORG, checks=checks(),
                                deadline=10, poll_interval=1)
     oauth2 = dict(base, auth_type="oauth2", token_url=central.authority_url + "/oauth2/token",
                   scope=settings.QUERY_SCOPE)
-    assert run_module(oauth2).rc == 0
+    assert run_adhoc(oauth2).rc == 0
     bearer = {k: v for k, v in base.items() if k not in ("client_id", "client_secret",
                                                          "tenant_id", "authority_url")}
     token = central.token("verifier")
     bearer.update(auth_type="bearer", bearer_token=token)
-    run = run_module(bearer)
+    run = run_adhoc(bearer)
     assert run.rc == 0, run
     assert token not in run.stdout + run.stderr
     assert run.result["invocation"]["module_args"]["bearer_token"] == \
@@ -103,9 +103,9 @@ def test_generic_oauth2_and_bearer_auth(central, run_module, runner_name):
 
 
 @pytest.mark.timeout(90)
-def test_unauthenticated_prometheus_with_auth_none(central, run_module, runner_name):
+def test_unauthenticated_prometheus_with_auth_none(central, run_adhoc, runner_name):
     push_components(central, runner_name)
-    run = run_module({"url": central.prometheus_url, "runner": runner_name, "organization": ORG,
+    run = run_adhoc({"url": central.prometheus_url, "runner": runner_name, "organization": ORG,
                       "checks": checks(), "deadline": 10, "poll_interval": 1,
                       "allow_http": True})
     assert run.rc == 0, run
@@ -114,12 +114,12 @@ def test_unauthenticated_prometheus_with_auth_none(central, run_module, runner_n
 # --- faults, each bounded in time ------------------------------------------------------
 
 @pytest.mark.timeout(60)
-def test_wrong_client_secret_fails_at_once_naming_authentication(central, run_module,
+def test_wrong_client_secret_fails_at_once_naming_authentication(central, run_adhoc,
                                                                  runner_name):
     push_components(central, runner_name)
     args = central.module_args(runner=runner_name, client_secret="wrong-secret",
                                checks=checks(), deadline=60, poll_interval=1)
-    run = run_module(args)
+    run = run_adhoc(args)
     assert run.rc != 0 and run.failed, run
     assert run.elapsed < 15  # refused credentials are not retried until the deadline
     assert run.result["attempts"] == 1
@@ -133,11 +133,11 @@ def test_wrong_client_secret_fails_at_once_naming_authentication(central, run_mo
 
 
 @pytest.mark.timeout(60)
-def test_client_without_read_role_gets_403_from_the_front(central, run_module, runner_name):
+def test_client_without_read_role_gets_403_from_the_front(central, run_adhoc, runner_name):
     args = central.module_args(runner=runner_name, client_id=central.collector.client_id,
                                client_secret=central.collector.client_secret,
                                checks=checks(), deadline=30)
-    run = run_module(args)
+    run = run_adhoc(args)
     assert run.failed, run
     assert run.elapsed < 15
     assert "HTTP 403 (forbidden)" in run.msg
@@ -145,8 +145,8 @@ def test_client_without_read_role_gets_403_from_the_front(central, run_module, r
 
 
 @pytest.mark.timeout(60)
-def test_basic_auth_refused_by_bearer_only_front(central, run_module, runner_name):
-    run = run_module({"url": central.front_url, "auth_type": "basic", "username": "u",
+def test_basic_auth_refused_by_bearer_only_front(central, run_adhoc, runner_name):
+    run = run_adhoc({"url": central.front_url, "auth_type": "basic", "username": "u",
                       "password": "p4ss-w0rd", "checks": checks(), "deadline": 30,
                       "allow_http": True})
     assert run.failed, run
@@ -155,11 +155,11 @@ def test_basic_auth_refused_by_bearer_only_front(central, run_module, runner_nam
 
 
 @pytest.mark.timeout(60)
-def test_old_samples_are_stale_with_measured_age(central, run_module, runner_name):
+def test_old_samples_are_stale_with_measured_age(central, run_adhoc, runner_name):
     push_components(central, runner_name, age=200)
     args = central.module_args(runner=runner_name, organization=ORG, checks=checks(max_age=60),
                                deadline=2, poll_interval=1)
-    run = run_module(args)
+    run = run_adhoc(args)
     assert run.failed, run
     c = run.check("components up")
     assert c["status"] == "stale"
@@ -170,11 +170,11 @@ def test_old_samples_are_stale_with_measured_age(central, run_module, runner_nam
 
 
 @pytest.mark.timeout(60)
-def test_samples_beyond_lookback_reported_stale_not_missing(central, run_module, runner_name):
+def test_samples_beyond_lookback_reported_stale_not_missing(central, run_adhoc, runner_name):
     push_components(central, runner_name, age=900)
     args = central.module_args(runner=runner_name, organization=ORG, checks=checks(),
                                deadline=0)
-    run = run_module(args)
+    run = run_adhoc(args)
     c = run.check("components up")
     assert c["status"] == "stale", run
     assert "newest sample is 15m0" in c["reason"]
@@ -182,7 +182,7 @@ def test_samples_beyond_lookback_reported_stale_not_missing(central, run_module,
 
 
 @pytest.mark.timeout(90)
-def test_staleness_detected_within_max_age_after_pushing_stops(central, run_module,
+def test_staleness_detected_within_max_age_after_pushing_stops(central, run_adhoc,
                                                                runner_name):
     """The 'collector stopped' fault: a pusher sends every second, then stops."""
     stop = threading.Event()
@@ -198,13 +198,13 @@ def test_staleness_detected_within_max_age_after_pushing_stops(central, run_modu
                                    checks=checks(max_age=max_age)[:1], deadline=0)
     try:
         time.sleep(1.5)
-        assert run_module(one_shot).rc == 0
+        assert run_adhoc(one_shot).rc == 0
     finally:
         stop.set()
         thread.join(10)
     stopped = time.time()
     time.sleep(max_age + 1.5)
-    run = run_module(one_shot)
+    run = run_adhoc(one_shot)
     assert run.failed, run
     c = run.check("components up")
     assert c["status"] == "stale"
@@ -212,11 +212,11 @@ def test_staleness_detected_within_max_age_after_pushing_stops(central, run_modu
 
 
 @pytest.mark.timeout(60)
-def test_missing_required_label_is_named(central, run_module, runner_name):
+def test_missing_required_label_is_named(central, run_adhoc, runner_name):
     push_components(central, runner_name, drop_component="tool-manager")
     args = central.module_args(runner=runner_name, organization=ORG, checks=checks(),
                                deadline=2, poll_interval=1)
-    run = run_module(args)
+    run = run_adhoc(args)
     assert run.failed, run
     c = run.check("components up")
     assert c["status"] == "missing_labels"
@@ -227,10 +227,10 @@ def test_missing_required_label_is_named(central, run_module, runner_name):
 
 
 @pytest.mark.timeout(60)
-def test_no_data_until_deadline(central, run_module, runner_name):
+def test_no_data_until_deadline(central, run_adhoc, runner_name):
     args = central.module_args(runner=runner_name, organization=ORG, checks=checks(),
                                deadline=3, poll_interval=1)
-    run = run_module(args)
+    run = run_adhoc(args)
     assert run.failed, run
     assert run.check("components up")["status"] == "no_data"
     assert "no data: no series match kubiya_it_up{runner=\"%s\"" % runner_name in run.msg
@@ -239,12 +239,12 @@ def test_no_data_until_deadline(central, run_module, runner_name):
 
 
 @pytest.mark.timeout(60)
-def test_token_endpoint_down_clear_error_within_deadline(central, run_module, runner_name):
+def test_token_endpoint_down_clear_error_within_deadline(central, run_adhoc, runner_name):
     central.stop("tokend")
     try:
         args = central.module_args(runner=runner_name, checks=checks(), deadline=4,
                                    poll_interval=1)
-        run = run_module(args)
+        run = run_adhoc(args)
     finally:
         central.start("tokend")
     assert run.failed, run
@@ -280,11 +280,11 @@ def silent_server():
 
 
 @pytest.mark.timeout(60)
-def test_hung_token_endpoint_times_out_without_hanging(central, run_module, runner_name,
+def test_hung_token_endpoint_times_out_without_hanging(central, run_adhoc, runner_name,
                                                        silent_server):
     args = central.module_args(runner=runner_name, checks=checks(), authority_url=silent_server,
                                timeout=2, deadline=5, poll_interval=1)
-    run = run_module(args)
+    run = run_adhoc(args)
     assert run.failed, run
     assert re.search(r"no complete answer from %s\S* within [0-9.]+s \(timed out\)"
                      % re.escape(silent_server), run.msg), run.msg
@@ -292,8 +292,8 @@ def test_hung_token_endpoint_times_out_without_hanging(central, run_module, runn
 
 
 @pytest.mark.timeout(60)
-def test_hung_prometheus_times_out_without_hanging(central, run_module, silent_server):
-    run = run_module({"url": silent_server, "checks": checks(), "timeout": 1, "deadline": 3,
+def test_hung_prometheus_times_out_without_hanging(central, run_adhoc, silent_server):
+    run = run_adhoc({"url": silent_server, "checks": checks(), "timeout": 1, "deadline": 3,
                       "poll_interval": 1, "allow_http": True})
     assert run.failed, run
     assert "no complete answer from %s/api/v1/query within 1.0s (timed out)" % silent_server \
@@ -302,16 +302,16 @@ def test_hung_prometheus_times_out_without_hanging(central, run_module, silent_s
 
 
 @pytest.mark.timeout(60)
-def test_prometheus_refusing_connections(run_module):
-    run = run_module({"url": "http://127.0.0.1:9", "checks": checks(), "deadline": 1,
+def test_prometheus_refusing_connections(run_adhoc):
+    run = run_adhoc({"url": "http://127.0.0.1:9", "checks": checks(), "deadline": 1,
                       "poll_interval": 0.5, "allow_http": True})
     assert run.failed, run
     assert "connection refused by http://127.0.0.1:9/api/v1/query" in run.msg
 
 
 @pytest.mark.timeout(60)
-def test_promql_without_metric_name_is_refused_before_any_query(run_module):
-    run = run_module({"url": "http://127.0.0.1:9", "deadline": 30, "allow_http": True,
+def test_promql_without_metric_name_is_refused_before_any_query(run_adhoc):
+    run = run_adhoc({"url": "http://127.0.0.1:9", "deadline": 30, "allow_http": True,
                       "checks": [{"name": "nameless", "promql": 'sum(rate({job="x"}[5m]))'}]})
     assert run.failed, run
     assert run.elapsed < 10
@@ -320,19 +320,19 @@ def test_promql_without_metric_name_is_refused_before_any_query(run_module):
 
 
 @pytest.mark.timeout(60)
-def test_missing_auth_options_are_reported_by_ansible(run_module):
-    run = run_module({"url": "http://127.0.0.1:9", "auth_type": "azure", "client_id": "x",
+def test_missing_auth_options_are_reported_by_ansible(run_adhoc):
+    run = run_adhoc({"url": "http://127.0.0.1:9", "auth_type": "azure", "client_id": "x",
                       "checks": checks(), "allow_http": True})
     assert run.failed, run
     assert "client_secret" in run.msg and "tenant_id" in run.msg
 
 
 @pytest.mark.timeout(60)
-def test_promql_that_is_not_an_instant_vector_is_refused(central, run_module, runner_name):
+def test_promql_that_is_not_an_instant_vector_is_refused(central, run_adhoc, runner_name):
     push_components(central, runner_name)
     args = central.module_args(runner=runner_name, deadline=30, poll_interval=1, checks=[
         {"name": "range", "promql": "kubiya_it_up[5m]"}])
-    run = run_module(args)
+    run = run_adhoc(args)
     assert run.failed, run
     assert run.elapsed < 15  # a query that cannot work is not retried
     assert "check 'range': the query must return an instant vector, it returned a matrix" \

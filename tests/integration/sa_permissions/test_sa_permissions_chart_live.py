@@ -4,35 +4,18 @@ attacks a review must not miss are caught on it."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+from testlib import REPO
+
 sys.path.insert(0, str(REPO / "tests" / "unit" / "chart"))
 import chartlib  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-
-COLLECTIONS = REPO / ".build" / "collections"
-MODULE = "ansible_collections.kubiya.runners.plugins.modules.sa_permissions"
-
-
-def run_module(cluster, tmp_path, **args):
-    args.setdefault("kubeconfig", str(cluster.kubeconfig))
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    env = dict(cluster.env, PYTHONPATH=str(COLLECTIONS), ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS))
-    proc = subprocess.run([sys.executable, "-m", MODULE, str(args_file)], capture_output=True, text=True,
-                          env=env, timeout=300, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("module printed no JSON (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
 
 
 @pytest.fixture
@@ -55,7 +38,7 @@ def installed(cluster, namespace, tmp_path):
 
 def test_installed_chart_passes_with_accepted_risks_and_a_changed_account_fails(cluster, installed, tmp_path):
     namespace, components = installed
-    result = run_module(cluster, tmp_path, namespace=namespace, release="rel", components=components)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=namespace, release="rel", components=components).result
     assert not result.get("failed"), result.get("msg")
     assert result["matrix_path"].endswith("charts/kubiya-runner/permissions.yaml")
     names = [sa["name"] for sa in result["service_accounts"]]
@@ -78,7 +61,7 @@ def test_installed_chart_passes_with_accepted_risks_and_a_changed_account_fails(
             break
         assert time.monotonic() < deadline, "no pod of the patched Deployment appeared"
         time.sleep(2)
-    result = run_module(cluster, tmp_path, namespace=namespace, release="rel", components=components)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=namespace, release="rel", components=components).result
     assert result["failed"] is True
     wrong = {(w["kind"], w["severity"]) for w in result["workloads"]
              if w["service_account"] == "tool-manager" and w["component"] == "agent-manager"}

@@ -7,34 +7,18 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from ansible_collections.kubiya.runners.plugins.module_utils import rbac
 from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import K8sClient
+from testlib import REPO
 
 pytestmark = pytest.mark.cluster
 
-REPO = Path(__file__).resolve().parents[3]
-COLLECTIONS = REPO / ".build" / "collections"
 FIXTURES = REPO / "tests" / "unit" / "plugins" / "fixtures" / "sa_permissions"
 MATRIX = str(FIXTURES / "matrix.yaml")
-MODULE = "ansible_collections.kubiya.runners.plugins.modules.sa_permissions"
-
-
-def run_module(cluster, tmp_path, **args):
-    args.setdefault("kubeconfig", str(cluster.kubeconfig))
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    env = dict(cluster.env, PYTHONPATH=str(COLLECTIONS))
-    proc = subprocess.run([sys.executable, "-m", MODULE, str(args_file)], capture_output=True, text=True,
-                          env=env, timeout=300, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("module printed no JSON (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
 
 
 def apply(cluster, namespace, text):
@@ -58,7 +42,7 @@ def cluster_objects(cluster, namespace):
 
 
 def test_release_matching_the_matrix_passes(cluster, release, tmp_path):
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert not result.get("failed"), result.get("msg")
     assert result["mode"] == "live" and result["changed"] is False
     # the release's three accounts and the namespace's default one
@@ -91,7 +75,7 @@ def test_extra_clusterrolebinding_and_extra_role_rule_fail_and_are_named(cluster
     cluster.kubectl("patch", "role", "r1-agent-manager", "-n", release, "--type=json", "-p", json.dumps([
         {"op": "add", "path": "/rules/-",
          "value": {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}}]))
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert result["failed"] is True
     msg = result["msg"]
     assert "ClusterRoleBinding/%s" % crb in msg
@@ -115,7 +99,7 @@ def test_removed_rule_is_missing(cluster, release, tmp_path):
     for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
         role["metadata"].pop(key, None)
     cluster.kubectl("replace", "-f", "-", input=json.dumps(role))
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert result["failed"]
     tool = next(sa for sa in result["service_accounts"] if sa["name"] == "r1-tool-manager")
     assert tool["missing"] == [{"verb": "delete", "group": "batch", "resource": "jobs", "namespace": release}]
@@ -127,7 +111,7 @@ def test_missing_service_account_and_foreign_component(cluster, release, tmp_pat
     cluster.kubectl("create", "serviceaccount", "r1-stray", "-n", release)
     cluster.kubectl("label", "serviceaccount", "r1-stray", "-n", release,
                     "app.kubernetes.io/instance=r1", "app.kubernetes.io/component=stray")
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert result["failed"]
     assert 'component "image-updater": no ServiceAccount labelled' in result["msg"]
     assert 'component "stray" is missing from the matrix' in result["msg"]
@@ -212,7 +196,7 @@ def test_through_ansible_playbook(cluster, release, tmp_path):
 
 
 # --------------------------------------------------------------------------- no false passes (issue 9, item 4)
-# The same cases as tests/unit/plugins/test_rbac.py, on the real API server (SubjectAccessReview, RBAC).
+# The same cases as tests/unit/plugins/module_utils/test_rbac.py, on the real API server (SubjectAccessReview, RBAC).
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
 
@@ -249,7 +233,7 @@ def test_a_look_alike_default_policy_binding_is_reported(cluster, release, clust
         name, [{"apiGroups": [""], "resources": ["services"], "verbs": ["list"]}],
         [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:serviceaccounts:%s" % release}],
         labels={"kubernetes.io/bootstrapping": "rbac-defaults"})))
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert result["failed"] is True
     accounts = by_sa(result)
     assert set(accounts) == {"default", "r1-agent-manager", "r1-image-updater", "r1-tool-manager"}
@@ -265,7 +249,7 @@ def test_rights_of_the_namespaces_default_service_account_are_reported(cluster, 
     apply(cluster, release, yaml.safe_dump_all(rbac_objects(
         "default-reader", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}],
         [{"kind": "ServiceAccount", "name": "default", "namespace": release}], namespace=release)))
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert result["failed"] is True
     default = by_sa(result)["default"]
     assert default["failed"] and default["managed"] is False
@@ -280,7 +264,7 @@ def test_a_grant_to_the_namespaces_service_account_group_reaches_every_account(c
         "all-sa-pods", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
         [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:serviceaccounts:%s" % release}],
         namespace=release)))
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert result["failed"] is True
     ref = "RoleBinding/%s/all-sa-pods" % release
     # "get pods" is in agent-manager's matrix entry; every other account holds it beyond the matrix
@@ -294,7 +278,7 @@ def test_every_service_account_of_the_namespace_is_reviewed_live(cluster, releas
     apply(cluster, release, yaml.safe_dump_all(rbac_objects(
         "helper", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
         [{"kind": "ServiceAccount", "name": "helper", "namespace": release}], namespace=release)))
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert result["failed"] is True
     accounts = by_sa(result)
     assert accounts["helper"]["failed"] and excess_refs(accounts["helper"]) == {"RoleBinding/%s/helper" % release}
@@ -327,7 +311,7 @@ def test_pods_and_templates_running_as_the_wrong_account_are_reported(cluster, r
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "quiet"},
          "spec": restricted_pod_spec(automount=False)},
     ]))
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX).result
     assert result["failed"] is True
     found = {(w["kind"], w["name"]): w for w in result["workloads"]}
     deployment = found[("Deployment", "agent-manager")]
@@ -345,7 +329,7 @@ def test_an_escalation_path_fails_even_when_excess_only_warns(cluster, release, 
     apply(cluster, release, yaml.safe_dump_all(rbac_objects(
         "updater-pods", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}],
         [{"kind": "ServiceAccount", "name": "r1-image-updater", "namespace": release}], namespace=release)))
-    result = run_module(cluster, tmp_path, namespace=release, release="r1", matrix=MATRIX, fail_on_excess=False)
+    result = cluster.run_module("sa_permissions", tmp_path, namespace=release, release="r1", matrix=MATRIX, fail_on_excess=False).result
     assert result["failed"] is True
     updater = by_sa(result)["r1-image-updater"]
     risk = next(r for r in updater["risks"] if r["risk"] == "assign-service-account")

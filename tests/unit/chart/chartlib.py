@@ -17,7 +17,8 @@ from typing import Iterable
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
+from testlib import REPO
+
 CHART = REPO / "charts" / "kubiya-runner"
 SUBCHARTS = ("agent-manager", "tool-manager", "kubiya-operator")
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))

@@ -9,23 +9,41 @@ import pytest
 
 from ansible_collections.kubiya.runners.plugins.module_utils import k8s_client, retry
 from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import K8sClient, K8sError
-from loopback import Server, reply
+from loopback import reply
+from testlib import run_module
 
 OK = {"kind": "ServiceAccountList", "metadata": {}, "items": []}
 
 
 @pytest.fixture
-def api():
-    started = []
-
+def api(servers):
+    """api(behave) -> (K8sClient, server): a client of a loopback server playing the API server."""
     def start(behave):
-        srv = Server(behave)
-        started.append(srv)
+        srv = servers(behave)
         return K8sClient.from_params({"host": srv.url, "api_key": "t", "request_timeout": 2},
                                      environ={}), srv
-    yield start
-    for srv in started:
-        srv.close()
+    return start
+
+
+@pytest.fixture
+def runner_health(servers, tmp_path):
+    """runner_health(behave, **args) -> (ModuleRun, server): the real module process against a
+    loopback server playing the API server, for release r1 in ns1."""
+    def run(behave, **args):
+        srv = servers(behave)
+        return run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key",
+                          namespace="ns1", release="r1", **args), srv
+    return run
+
+
+def assert_cut_at_the_request_timeout(client):
+    """A GET to a server that trickles fails within two request timeouts (one resend at most)."""
+    client.timeout = 1.5
+    client.deadline = retry.Deadline(0, client.timeout)
+    started = time.monotonic()
+    with pytest.raises(K8sError, match="cannot reach the API server"):
+        client.get("/api/v1/serviceaccounts")
+    assert time.monotonic() - started <= 2 * client.timeout + 0.5
 
 
 def sequence(*answers):
@@ -99,12 +117,7 @@ def test_a_trickling_api_server_is_cut_at_the_request_timeout(api):
             handler.wfile.flush()
             time.sleep(0.5)
     client, srv = api(trickle)
-    client.timeout = 1.5
-    client.deadline = retry.Deadline(0, client.timeout)
-    started = time.monotonic()
-    with pytest.raises(K8sError, match="cannot reach the API server"):
-        client.get("/api/v1/serviceaccounts")
-    assert time.monotonic() - started <= 2 * client.timeout + 0.5  # one resend of a GET at most
+    assert_cut_at_the_request_timeout(client)
 
 
 def test_an_oversized_answer_is_refused(api, monkeypatch):
@@ -115,32 +128,19 @@ def test_an_oversized_answer_is_refused(api, monkeypatch):
 
 
 # --- the module's own bound: wait_timeout + window + request_timeout ---------------------------
-def test_runner_health_against_a_trickling_api_server_returns_in_time(tmp_path):
-    from loopback import run_module
-
+def test_runner_health_against_a_trickling_api_server_returns_in_time(runner_health):
     def trickle(handler, seen):
         for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 5:
             handler.wfile.write(bytes([byte]))
             handler.wfile.flush()
             time.sleep(1)
-    srv = Server(trickle)
-    try:
-        run = run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key", namespace="ns1",
-                         release="r1", wait_timeout=2, window=0, request_timeout=2)
-    finally:
-        srv.close()
+    run, _srv = runner_health(trickle, wait_timeout=2, window=0, request_timeout=2)
     assert run.failed and "cannot reach the API server" in run.msg, run.msg
     assert run.elapsed <= 2 + 0 + 2 + 2.5, "ran %.1fs" % run.elapsed
 
 
-def test_runner_health_retries_429_then_reports_what_it_found(tmp_path):
-    from loopback import run_module
-    srv = Server(sequence((429, {"Retry-After": "1"})))
-    try:
-        run = run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key", namespace="ns1",
-                         release="r1", window=0)
-    finally:
-        srv.close()
+def test_runner_health_retries_429_then_reports_what_it_found(runner_health):
+    run, srv = runner_health(sequence((429, {"Retry-After": "1"})), window=0)
     # every list came back (empty): the verdict is about the release, not about HTTP 429
     assert "no Pod, Deployment, StatefulSet, Job or CronJob matches" in run.msg, run.msg
     assert len(srv.requests) == 6 and srv.requests[1].at - srv.requests[0].at >= 0.95
@@ -158,19 +158,13 @@ def test_a_body_trickling_api_server_is_cut_too(api):
             handler.wfile.flush()
             time.sleep(0.5)
     client, srv = api(trickle)
-    client.timeout = 1.5
-    client.deadline = retry.Deadline(0, client.timeout)
-    started = time.monotonic()
-    with pytest.raises(K8sError, match="cannot reach the API server"):
-        client.get("/api/v1/serviceaccounts")
-    assert time.monotonic() - started <= 2 * client.timeout + 0.5
+    assert_cut_at_the_request_timeout(client)
 
 
-def test_runner_health_cuts_the_window_when_slow_api_calls_used_the_wait_budget(tmp_path):
+def test_runner_health_cuts_the_window_when_slow_api_calls_used_the_wait_budget(runner_health):
     # issue 9: API calls of the wait phase ran past wait_timeout, then the full window was
     # slept: 979 s against the documented 930 s. Here the first round of lists takes ~5 s
     # (wait_timeout 1): the window must shrink to what is left of wait_timeout + window.
-    from loopback import run_module
     state = {"n": 0}
 
     def slow_first_round(handler, seen):
@@ -178,12 +172,7 @@ def test_runner_health_cuts_the_window_when_slow_api_calls_used_the_wait_budget(
         if state["n"] <= 5:
             time.sleep(1.0)
         reply(handler, 200, OK)
-    srv = Server(slow_first_round)
-    try:
-        run = run_module("runner_health", tmp_path, host=srv.url, api_key="not-a-real-api-key", namespace="ns1",
-                         release="r1", wait_timeout=1, window=6, request_timeout=2)
-    finally:
-        srv.close()
+    run, srv = runner_health(slow_first_round, wait_timeout=1, window=6, request_timeout=2)
     assert "no Pod, Deployment, StatefulSet, Job or CronJob matches" in run.msg, run.msg
     assert len(srv.requests) == 10
     # documented bound wait_timeout + window + request_timeout = 9 s (+ interpreter start-up)

@@ -11,7 +11,7 @@ import yaml
 
 from ansible_collections.kubiya.runners.plugins.module_utils import rbac
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sa_permissions"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sa_permissions"
 NS = "ns1"
 
 

@@ -7,30 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from loopback import Server, make_pki, prometheus_ok, reply, run_module, token_ok
+from loopback import prometheus_ok, reply, token_ok
+from testlib import run_module
 
 CHECKS = [{"name": "up", "metric": "up"}]
 BEARER = "Bearer s3cr3t-bearer-for-the-origin-only"
 SECRET = "client-secret-for-the-token-endpoint-only"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture
-def servers(pki):
-    started = []
-
-    def start(behave, tls=True, trusted=True):
-        certs = (pki.cert, pki.key) if trusted else (pki.untrusted_cert, pki.untrusted_key)
-        srv = Server(behave, tls=certs if tls else None)
-        started.append(srv)
-        return srv
-    yield start
-    for srv in started:
-        srv.close()
 
 
 def delivery(tmp_path, **args):
@@ -51,13 +33,13 @@ def assert_secrets_absent(run, *secrets):
 def test_prometheus_redirect_is_not_followed_and_the_header_stays_home(
         tmp_path, servers, pki, status, target):
     if target == "http-downgrade":
-        sink = servers(prometheus_ok, tls=False)
+        sink = servers(prometheus_ok)
         location = "http://127.0.0.1:%d/api/v1/query" % sink.port
     else:
-        sink = servers(prometheus_ok)
+        sink = servers(prometheus_ok, tls=True)
         host = "localhost" if target == "other-host" else "127.0.0.1"
         location = "https://%s:%d/api/v1/query" % (host, sink.port)
-    origin = servers(lambda h, s: reply(h, status, {}, headers={"Location": location}))
+    origin = servers(lambda h, s: reply(h, status, {}, headers={"Location": location}), tls=True)
 
     run = delivery(tmp_path, url=origin.url, ca_path=pki.ca, auth_type="bearer",
                    bearer_token=BEARER.split(" ", 1)[1], allow_http=True)
@@ -74,10 +56,10 @@ def test_prometheus_redirect_is_not_followed_and_the_header_stays_home(
 @pytest.mark.parametrize("status", [302, 307])
 def test_token_endpoint_redirect_never_carries_the_client_secret_away(
         tmp_path, servers, pki, status):
-    sink = servers(token_ok)
+    sink = servers(token_ok, tls=True)
     idp = servers(lambda h, s: reply(h, status, {}, headers={
-        "Location": "https://localhost:%d/steal" % sink.port}))
-    prom = servers(prometheus_ok)
+        "Location": "https://localhost:%d/steal" % sink.port}), tls=True)
+    prom = servers(prometheus_ok, tls=True)
 
     run = delivery(tmp_path, url=prom.url, ca_path=pki.ca, auth_type="oauth2",
                    token_url=idp.url + "/oauth2/token", token_ca_path=pki.ca,
@@ -104,7 +86,7 @@ def test_token_endpoint_redirect_never_carries_the_client_secret_away(
 ])
 def test_other_schemes_are_refused_before_any_request(
         tmp_path, servers, pki, option, value, fragment):
-    prom = servers(prometheus_ok)
+    prom = servers(prometheus_ok, tls=True)
     args = {"url": prom.url, "ca_path": pki.ca}
     if option == "token_url":
         args.update(auth_type="oauth2", client_id="c", client_secret=SECRET, token_url=value)
@@ -122,8 +104,8 @@ def test_other_schemes_are_refused_before_any_request(
 
 @pytest.mark.parametrize("option", ["url", "token_url", "authority_url"])
 def test_http_without_the_opt_in_is_refused_and_nothing_is_sent(tmp_path, servers, option):
-    prom = servers(prometheus_ok, tls=False)
-    idp = servers(token_ok, tls=False)
+    prom = servers(prometheus_ok)
+    idp = servers(token_ok)
     args = {"url": prom.url, "auth_type": "bearer", "bearer_token": "b-token"}
     if option == "token_url":
         args = {"url": "https://127.0.0.1:9", "auth_type": "oauth2", "client_id": "c",
@@ -139,8 +121,8 @@ def test_http_without_the_opt_in_is_refused_and_nothing_is_sent(tmp_path, server
 
 
 def test_http_with_the_opt_in_works_for_loopback_tests(tmp_path, servers):
-    prom = servers(prometheus_ok, tls=False)
-    idp = servers(token_ok, tls=False)
+    prom = servers(prometheus_ok)
+    idp = servers(token_ok)
     run = delivery(tmp_path, url=prom.url, auth_type="oauth2", client_id="c", client_secret=SECRET,
                    token_url=idp.url + "/token", allow_http=True)
     assert not run.failed, run.msg
@@ -149,7 +131,7 @@ def test_http_with_the_opt_in_works_for_loopback_tests(tmp_path, servers):
 
 
 def test_credentials_in_the_url_are_refused(tmp_path, servers, pki):
-    prom = servers(prometheus_ok)
+    prom = servers(prometheus_ok, tls=True)
     run = delivery(tmp_path, url=prom.url.replace("https://", "https://u:pw@"), ca_path=pki.ca)
     assert run.failed and "url:" in run.msg and "carries credentials" in run.msg
     assert "pw" not in run.msg and prom.requests == []
@@ -157,8 +139,8 @@ def test_credentials_in_the_url_are_refused(tmp_path, servers, pki):
 
 # --- TLS of the token endpoint is its own ----------------------------------------------------
 def test_prometheus_verification_off_does_not_turn_it_off_for_the_token_endpoint(tmp_path, servers):
-    prom = servers(prometheus_ok, trusted=False)   # self-signed Prometheus
-    idp = servers(token_ok, trusted=False)         # self-signed token endpoint
+    prom = servers(prometheus_ok, tls=True, trusted=False)   # self-signed Prometheus
+    idp = servers(token_ok, tls=True, trusted=False)         # self-signed token endpoint
 
     run = delivery(tmp_path, url=prom.url, validate_certs=False, auth_type="azure",
                    authority_url=idp.url, tenant_id="t1", client_id="c", client_secret=SECRET)
@@ -171,8 +153,8 @@ def test_prometheus_verification_off_does_not_turn_it_off_for_the_token_endpoint
 
 
 def test_token_endpoint_verification_can_be_configured_separately(tmp_path, servers, pki):
-    prom = servers(prometheus_ok, trusted=False)   # self-signed Prometheus, not verified
-    idp = servers(token_ok)                        # token endpoint signed by the test CA
+    prom = servers(prometheus_ok, tls=True, trusted=False)   # self-signed Prometheus, not verified
+    idp = servers(token_ok, tls=True)                        # token endpoint signed by the test CA
     run = delivery(tmp_path, url=prom.url, validate_certs=False, auth_type="azure",
                    authority_url=idp.url, tenant_id="t1", client_id="c", client_secret=SECRET,
                    token_ca_path=pki.ca)
@@ -182,8 +164,8 @@ def test_token_endpoint_verification_can_be_configured_separately(tmp_path, serv
 
 
 def test_prometheus_ca_path_is_not_trusted_for_the_token_endpoint(tmp_path, servers, pki):
-    prom = servers(prometheus_ok)
-    idp = servers(token_ok)                        # signed by the test CA, given only as ca_path
+    prom = servers(prometheus_ok, tls=True)
+    idp = servers(token_ok, tls=True)                        # signed by the test CA, given only as ca_path
     run = delivery(tmp_path, url=prom.url, ca_path=pki.ca, auth_type="oauth2",
                    token_url=idp.url + "/token", client_id="c", client_secret=SECRET)
     assert run.failed and "TLS error" in run.msg
@@ -202,8 +184,8 @@ def test_allow_http_sends_nothing_to_a_host_that_is_not_loopback(tmp_path, serve
     # issue 9: allow_http is for loopback tests. http://0.0.0.0:<port> is not a loopback
     # address but reaches this machine's listener on Linux: before the fix the client
     # secret (or the bearer token) went there in clear text.
-    prom = servers(prometheus_ok, tls=False)
-    idp = servers(token_ok, tls=False)
+    prom = servers(prometheus_ok)
+    idp = servers(token_ok)
     args = {"url": "http://0.0.0.0:%d" % prom.port, "auth_type": "bearer", "bearer_token": "b-token"}
     if option == "token_url":
         args = {"url": prom.url, "auth_type": "oauth2", "client_id": "c",

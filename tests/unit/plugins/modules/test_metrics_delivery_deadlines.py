@@ -11,24 +11,12 @@ from email.utils import formatdate
 
 import pytest
 
-from loopback import Server, prometheus_ok, reply, run_module, token_ok
+from loopback import prometheus_ok, reply, token_ok
+from testlib import run_module
 
 CHECKS = [{"name": "up", "metric": "up"}]
 # Python start-up and module import, measured at ~0.5s; generous on a loaded 2-core box
 STARTUP = 2.5
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(behave):
-        srv = Server(behave)
-        started.append(srv)
-        return srv
-    yield start
-    for srv in started:
-        srv.close()
 
 
 def delivery(tmp_path, **args):

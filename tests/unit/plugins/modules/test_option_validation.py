@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from loopback import run_module
-
 DELIVERY = {"url": "https://127.0.0.1:9", "checks": [{"name": "up", "metric": "up"}],
             "deadline": 0}
 K8S = {"host": "https://127.0.0.1:9", "api_key": "not-a-real-token", "namespace": "ns1",
@@ -58,9 +56,9 @@ def with_option(base, option, value):
 
 
 @pytest.mark.parametrize("module,base,option,value,fragment", list(cases()))
-def test_bad_numbers_are_refused_naming_the_option(tmp_path, module, base, option, value,
+def test_bad_numbers_are_refused_naming_the_option(run_module, module, base, option, value,
                                                    fragment):
-    run = run_module(module, tmp_path, **with_option(base, option, value))
+    run = run_module(module, **with_option(base, option, value))
     assert run.failed, run.result
     name = option.split(".", 1)[-1]
     assert name in run.msg, run.msg
@@ -72,11 +70,11 @@ def test_bad_numbers_are_refused_naming_the_option(tmp_path, module, base, optio
 
 @pytest.mark.parametrize("module,base", [("metrics_delivery", DELIVERY),
                                          ("runner_health", HEALTH)])
-def test_zero_keeps_its_documented_meaning(tmp_path, module, base):
+def test_zero_keeps_its_documented_meaning(run_module, module, base):
     """deadline 0 = one round, wait_timeout 0 = judge now: accepted, then the (absent)
     endpoint is actually tried."""
     option = "deadline" if module == "metrics_delivery" else "wait_timeout"
-    run = run_module(module, tmp_path, **with_option(base, option, 0))
+    run = run_module(module, **with_option(base, option, 0))
     assert run.failed and "connection refused" in run.msg.lower(), run.msg
 
 
@@ -86,26 +84,26 @@ BAD_RELEASES = ["R1", "a_b", "-x", "x-", "r/1", "x" * 54, "", "r..1"]
 
 @pytest.mark.parametrize("module,base", [("runner_health", HEALTH), ("sa_permissions", SA)])
 @pytest.mark.parametrize("value", BAD_NAMESPACES)
-def test_bad_namespace_is_refused_by_the_module(tmp_path, module, base, value):
-    run = run_module(module, tmp_path, **dict(base, namespace=value))
+def test_bad_namespace_is_refused_by_the_module(run_module, module, base, value):
+    run = run_module(module, **dict(base, namespace=value))
     assert run.failed and run.msg.startswith("namespace: "), run.msg
     assert "DNS-1123" in run.msg or "empty" in run.msg
 
 
 @pytest.mark.parametrize("module,base", [("runner_health", HEALTH), ("sa_permissions", SA)])
 @pytest.mark.parametrize("value", BAD_RELEASES)
-def test_bad_release_is_refused_by_the_module(tmp_path, module, base, value):
-    run = run_module(module, tmp_path, **dict(base, release=value))
+def test_bad_release_is_refused_by_the_module(run_module, module, base, value):
+    run = run_module(module, **dict(base, release=value))
     assert run.failed and run.msg.startswith("release: "), run.msg
     assert "Helm release name" in run.msg
 
 
-def test_sa_permissions_checks_other_namespace_too(tmp_path):
-    run = run_module("sa_permissions", tmp_path, **dict(SA, other_namespace="Kube_System"))
+def test_sa_permissions_checks_other_namespace_too(run_module):
+    run = run_module("sa_permissions", **dict(SA, other_namespace="Kube_System"))
     assert run.failed and run.msg.startswith("other_namespace: "), run.msg
 
 
 @pytest.mark.parametrize("release", ["r1", "kubiya-runner", "my.release", "x" * 53])
-def test_good_release_names_pass_the_check(tmp_path, release):
-    run = run_module("runner_health", tmp_path, **{**HEALTH, "release": release})
+def test_good_release_names_pass_the_check(run_module, release):
+    run = run_module("runner_health", **{**HEALTH, "release": release})
     assert not run.msg.startswith("release:") and "connection refused" in run.msg.lower(), run.msg

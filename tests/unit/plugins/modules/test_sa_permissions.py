@@ -12,27 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
-COLLECTIONS = REPO / ".build" / "collections"
-FIXTURES = Path(__file__).parent / "fixtures" / "sa_permissions"
+from testlib import COLLECTIONS, REPO, run_module
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sa_permissions"
 MATRIX = str(FIXTURES / "matrix.yaml")
-MODULE = "ansible_collections.kubiya.runners.plugins.modules.sa_permissions"
 NS = "ns1"
-
-
-def run_module(tmp_path, env=None, **args):
-    """Run the module the way Ansible's local executor does: a Python process fed an args file."""
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    proc_env = dict(os.environ)
-    proc_env["PYTHONPATH"] = str(COLLECTIONS)
-    proc_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", MODULE, str(args_file)], capture_output=True, text=True,
-                          env=proc_env, cwd=tmp_path, timeout=120, check=False)
-    try:
-        return json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("module printed no JSON (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
 
 
 def manifests_text(*names, namespace=NS):
@@ -40,7 +24,7 @@ def manifests_text(*names, namespace=NS):
 
 
 def test_matching_release_passes(tmp_path):
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=str(FIXTURES / "release.yaml"))
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=str(FIXTURES / "release.yaml")).result
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is False and result["mode"] == "offline"
     assert result["matrix_path"] == MATRIX
@@ -59,7 +43,7 @@ def test_extra_bindings_and_removed_rule_fail_with_a_table(tmp_path):
     text = manifests_text("release.yaml", "excess.yaml")
     # and remove "delete jobs" from tool-manager's Role
     text = text.replace("verbs: [create, get, list, watch, delete]", "verbs: [create, get, list, watch]")
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text)
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text).result
     assert result["failed"] is True and result["changed"] is False
     msg = result["msg"]
     assert msg.startswith("ServiceAccount permissions of release r1 in namespace ns1 differ from the matrix:")
@@ -78,13 +62,13 @@ def test_fail_on_excess_false_passes_on_excess_only(tmp_path):
         "subjects:\n  - {kind: ServiceAccount, name: r1-tool-manager, namespace: ns1}",
         "subjects:\n  - {kind: ServiceAccount, name: somebody-else, namespace: ns1}")
     harmless = text.replace("resources: [secrets]", "resources: [services]")  # agent-manager's extra rule
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=harmless,
-                        fail_on_excess=False)
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=harmless,
+                        fail_on_excess=False).result
     assert not result.get("failed"), result.get("msg")
     assert result["summary"]["excess"] == 1
     assert any("EXCESS" in line for line in result["report"])
     # reading Secrets is an escalation path (token theft): not silenced by fail_on_excess=false
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text, fail_on_excess=False)
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text, fail_on_excess=False).result
     assert result["failed"] and result["summary"]["risks"] == 1
     assert "RISK r1-agent-manager: read-secrets via RoleBinding/ns1/r1-agent-manager-extra" in result["msg"]
 
@@ -95,26 +79,26 @@ def test_manifests_as_directory_and_list_and_matrix_as_dict(tmp_path):
     shutil.copy(FIXTURES / "release.yaml", rendered / "all.yaml")
     (rendered / "NOTES.txt").write_text("not yaml: [")
     matrix = yaml.safe_load(Path(MATRIX).read_text())
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=matrix, manifests=str(tmp_path / "rendered"))
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=matrix, manifests=str(tmp_path / "rendered")).result
     assert not result.get("failed"), result.get("msg")
     assert result["matrix_path"] == ""
     docs = list(yaml.safe_load_all((FIXTURES / "release.yaml").read_text()))
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
-                        manifests=[{"kind": "List", "apiVersion": "v1", "items": docs}])
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+                        manifests=[{"kind": "List", "apiVersion": "v1", "items": docs}]).result
     assert result["summary"]["service_accounts"] == 4 and not result.get("failed")
 
 
 def test_empty_render_is_an_error(tmp_path):
     empty = tmp_path / "empty.yaml"
     empty.write_text("---\n# nothing rendered\n")
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=str(empty))
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=str(empty)).result
     assert result["failed"] and result["msg"] == "manifests hold no Kubernetes object (did the render fail?)"
 
 
 def test_unknown_component_and_missing_account_are_errors(tmp_path):
     text = manifests_text("release.yaml").replace("app.kubernetes.io/component: image-updater",
                                                   "app.kubernetes.io/component: mystery")
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text)
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, manifests=text).result
     assert result["failed"]
     assert 'component "mystery" is missing from the matrix' in result["msg"]
     assert 'component "image-updater": no ServiceAccount labelled' in result["msg"]
@@ -123,25 +107,25 @@ def test_unknown_component_and_missing_account_are_errors(tmp_path):
 def test_bad_matrix_is_named(tmp_path):
     bad = tmp_path / "permissions.yaml"
     bad.write_text("serviceAccounts:\n  a:\n    rules:\n      - {apiGroups: [''], resources: pods, verbs: [get]}\n")
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=str(bad), manifests=str(FIXTURES / "release.yaml"))
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=str(bad), manifests=str(FIXTURES / "release.yaml")).result
     assert result["failed"]
     assert result["msg"] == '%s: serviceAccounts.a.rules[0]: "resources" must be a list, not the string \'pods\'' % bad
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=str(tmp_path / "nope.yaml"),
-                        manifests=str(FIXTURES / "release.yaml"))
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=str(tmp_path / "nope.yaml"),
+                        manifests=str(FIXTURES / "release.yaml")).result
     assert result["failed"] and "does not exist" in result["msg"]
 
 
 def test_extra_forbidden_probe_option(tmp_path):
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX,
                         manifests=str(FIXTURES / "release.yaml"),
-                        extra_forbidden=[{"verb": "list", "resource": "pods", "namespace": "@release"}])
+                        extra_forbidden=[{"verb": "list", "resource": "pods", "namespace": "@release"}]).result
     # agent-manager may list pods by the matrix (probe skipped); the other two must not and do not
     assert not result.get("failed"), result.get("msg")
     checks = {sa["name"]: sa["checks"] for sa in result["service_accounts"]}
     assert checks == {"default": 5, "r1-agent-manager": 12, "r1-image-updater": 5, "r1-tool-manager": 10}
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX,
                         manifests=str(FIXTURES / "release.yaml"),
-                        extra_forbidden=[{"verb": "list", "resource": "pods"}])
+                        extra_forbidden=[{"verb": "list", "resource": "pods"}]).result
     assert not result.get("failed")
 
 
@@ -150,21 +134,21 @@ def test_default_matrix_is_found_in_the_collection_path(tmp_path):
     chart = root / "ansible_collections" / "kubiya" / "runners" / "charts" / "kubiya-runner"
     chart.mkdir(parents=True)
     shutil.copy(MATRIX, chart / "permissions.yaml")
-    result = run_module(tmp_path, env={"ANSIBLE_COLLECTIONS_PATH": str(root), "HOME": str(tmp_path)},
-                        namespace=NS, release="r1", manifests=str(FIXTURES / "release.yaml"))
+    result = run_module("sa_permissions", tmp_path, env={"ANSIBLE_COLLECTIONS_PATH": str(root), "HOME": str(tmp_path)},
+                        namespace=NS, release="r1", manifests=str(FIXTURES / "release.yaml")).result
     assert not result.get("failed"), result.get("msg")
     assert result["matrix_path"] == str(chart / "permissions.yaml")
 
 
 def test_check_mode_runs_fully(tmp_path):
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, _ansible_check_mode=True,
-                        manifests=manifests_text("release.yaml", "excess.yaml"))
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, _ansible_check_mode=True,
+                        manifests=manifests_text("release.yaml", "excess.yaml")).result
     assert result["failed"] and result["summary"]["excess"] == 3  # evaluated, not skipped
 
 
 def test_live_mode_reports_an_unreachable_cluster(tmp_path):
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX, host="https://127.0.0.1:9",
-                        api_key="token-%s" % tmp_path.name, request_timeout=2)
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, host="https://127.0.0.1:9",
+                        api_key="token-%s" % tmp_path.name, request_timeout=2).result
     assert result["failed"]
     assert result["msg"].startswith("cannot read the RBAC state of the cluster: cannot reach the API server")
     assert "token-%s" % tmp_path.name not in json.dumps(result)  # api_key is no_log
@@ -207,8 +191,8 @@ def test_the_charts_own_render_matches_its_matrix(tmp_path):
     rendered = [d for d in yaml.safe_load_all(proc.stdout) if d]
     components = sorted({d["metadata"]["labels"]["app.kubernetes.io/component"] for d in rendered
                          if d["kind"] == "ServiceAccount"})
-    result = run_module(tmp_path, env={"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS)}, namespace="ns1",
-                        release="r1", manifests=proc.stdout, components=components)
+    result = run_module("sa_permissions", tmp_path, env={"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS)}, namespace="ns1",
+                        release="r1", manifests=proc.stdout, components=components).result
     assert result["matrix_path"].endswith("charts/kubiya-runner/permissions.yaml")
     assert not result.get("failed"), result.get("msg")
     # every component's account, and the namespace's default one (holding nothing)
@@ -241,8 +225,8 @@ def test_offline_failure_names_the_account_the_workload_and_the_risk(tmp_path):
                                      "app.kubernetes.io/component": "agent-manager"}},
              "spec": {"serviceAccountName": "r1-tool-manager", "containers": [{"name": "c", "image": "x:1"}]}}}},
     ])
-    result = run_module(tmp_path, namespace=NS, release="r1", matrix=MATRIX,
-                        manifests=manifests_text("release.yaml") + "\n---\n" + extra)
+    result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX,
+                        manifests=manifests_text("release.yaml") + "\n---\n" + extra).result
     assert result["failed"] is True and result["changed"] is False
     msg = result["msg"]
     assert "RISK default: token-request via RoleBinding/ns1/default-tokens: can mint a token for any " \
