@@ -29,7 +29,7 @@ DEMO_ENV = KUBECONFIG=$(DEMO_CLUSTER_DIR)/kubeconfig KUBIYA_DEMO_PIPELINE_DIR=$(
   KUBIYA_VAULT_PASSWORD=kubiya-example-vault \
   ANSIBLE_VAULT_PASSWORD_FILE=$(REPO)/inventories/example/vault-pass-client.sh
 
-.PHONY: help setup venv tools test lint yamllint ansible-lint sanity pytest unit \
+.PHONY: help setup venv tools test lint yamllint ansible-lint ruff sanity pytest unit \
         cluster-up cluster-down cluster-status central-up central-down build package-chart new-customer demo demo-down clean
 
 help: ## list the targets
@@ -56,15 +56,19 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn $(REPO) $@
 
-test: setup lint sanity pytest ## every gate: yamllint, ansible-lint, ansible-test sanity, pytest
+test: setup lint sanity pytest ## every gate: yamllint, ansible-lint, ruff, ansible-test sanity, pytest
 
-lint: yamllint ansible-lint ## YAML and Ansible lint
+lint: yamllint ansible-lint ruff ## YAML, Ansible and Python lint
 
 yamllint:
 	yamllint --strict .
 
 ansible-lint:
 	ansible-lint --offline --profile production
+
+# Python: one linter, pinned (requirements-lock.txt), configured in ruff.toml
+ruff:
+	ruff check .
 
 # ansible-test needs the collection at ansible_collections/kubiya/runners:
 # copy the files git knows (tracked or new, not ignored) there and run it.

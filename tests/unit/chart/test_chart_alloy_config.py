@@ -20,7 +20,7 @@ def config(default_docs) -> str:
 
 def blocks(config: str) -> dict[str, str]:
     """Top-level component blocks: 'prometheus.scrape.components' -> body."""
-    out, i = {}, 0
+    out = {}
     for m in re.finditer(r'^([a-z_.]+) "([a-z_]+)" \{', config, re.M):
         start = m.end()
         depth, j = 1, start
