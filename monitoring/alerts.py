@@ -121,7 +121,10 @@ def rules(p: Params = Params()) -> list[Rule]:
                    [("10m", []), ("15m", [{"component": "tool-manager", "pod": "tool-manager-1",
                                            "container": "tool-manager"}]), ("35m", [])])]),
         Rule("KubiyaRunnerMetricsStale",
-             "time() - max by (%s) (max_over_time(timestamp(up{job=\"alloy\"})[1h:1m])) > %d"
+             # the newest sample: exact while it is within the 5 min lookback, then (up to an
+             # hour) from a 1 m subquery, so the alert keeps firing after the series went away
+             "time() - max by (%s) (timestamp(up{job=\"alloy\"})"
+             " or max_over_time(timestamp(up{job=\"alloy\"})[1h:1m])) > %d"
              % (R, p.stale_after), "1m", "critical",
              "No metrics from runner {{ $labels.runner }}",
              "Runner {{ $labels.organization }}/{{ $labels.runner }}: the newest sample of its "
@@ -131,7 +134,11 @@ def rules(p: Params = Params()) -> list[Rule]:
                    [(_m("up", job="alloy", component="alloy", pod="alloy-1", container="alloy"),
                      "1x10")],
                    [("10m", []), ("12m", []),
-                    ("15m", [{}])])]),
+                    ("15m", [{}]), ("50m", [{}]), ("80m", [])]),
+              Case("a slow but live collector (a sample every 2 min) is not stale",
+                   [(_m("up", job="alloy", component="alloy", pod="alloy-1", container="alloy"),
+                     "1 _ 1 _ 1 _ 1 _ 1 _ 1 _ 1 _ 1 _ 1 _ 1")],
+                   [("5m", []), ("13m", []), ("19m", [])])]),
         Rule("KubiyaCollectorRemoteWriteFailing",
              "sum by (%s, pod) (rate(prometheus_remote_storage_samples_failed_total{job=\"alloy\"}[5m])) > 0"
              " or max by (%s, pod) (prometheus_remote_storage_highest_timestamp_in_seconds{job=\"alloy\"})"

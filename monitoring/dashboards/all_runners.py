@@ -74,8 +74,9 @@ def build() -> dash.Dashboard:
                              steps=((None, "green"), (1, "red"))))
             .with_panel(stat("Runners with stale metrics", "Runners whose newest collector "
                              "sample is older than 3 minutes (within the last hour).",
-                             [target("count(time() - max by (%s) (max_over_time(timestamp(%s)[1h:1m]))"
-                                     " > 180) or vector(0)" % (BY, sel("up", 'job="alloy"')))],
+                             [target("count(time() - max by (%s) (timestamp(%s) or max_over_time("
+                                     "timestamp(%s)[1h:1m])) > 180) or vector(0)"
+                                     % (BY, sel("up", 'job="alloy"'), sel("up", 'job="alloy"')))],
                              steps=((None, "green"), (1, "red"))))
             .with_panel(stat("Active series, all runners", "Series the runners' collectors "
                              "deliver (scraped samples + 5 synthetic series per target).",
