@@ -72,6 +72,12 @@ def series_expr(by: str = R) -> str:
         "sum(scrape_samples_post_metric_relabeling) + 5 * count(up)"
 
 
+def _offset(expr: str, window: str) -> str:
+    """series_expr() a window ago."""
+    return (expr.replace(") +", " offset %s) +" % window)
+            .replace("(up)", "(up offset %s)" % window))
+
+
 def rules(p: Params = Params()) -> list[Rule]:
     series = series_expr()
     return [
@@ -182,9 +188,7 @@ def rules(p: Params = Params()) -> list[Rule]:
                     (_m("up", job="alloy"), "1x40")],
                    [("10m", []), ("20m", []), ("27m", [{}])])]),
         Rule("KubiyaRunnerSeriesVolumeIncrease",
-             "(%s) / (%s) > %s" % (series, series.replace(") +", " offset %s) +" % p.increase_window)
-                                  .replace("(up)", "(up offset %s)" % p.increase_window),
-                                  p.increase_factor),
+             "(%s) / (%s) > %s" % (series, _offset(series, p.increase_window), p.increase_factor),
              "30m", "warning",
              "Active series of runner {{ $labels.runner }} grew by more than %d%% in %s"
              % (round((p.increase_factor - 1) * 100), p.increase_window),
@@ -291,8 +295,13 @@ HEALTHY = [
 ]
 
 
-def render_grafana(p: Params = Params(), datasource_uid: str = "kubiya-runners",
-                   folder_uid: str = "kubiya-runners") -> list[dict]:
+# placeholders the grafana role replaces with the environment's datasource and folder uids
+DATASOURCE_PLACEHOLDER = "__KUBIYA_DATASOURCE_UID__"
+FOLDER_PLACEHOLDER = "__KUBIYA_FOLDER_UID__"
+
+
+def render_grafana(p: Params = Params(), datasource_uid: str = DATASOURCE_PLACEHOLDER,
+                   folder_uid: str = FOLDER_PLACEHOLDER) -> list[dict]:
     """Grafana-managed alert rules (provisioning API payloads), one per Prometheus rule:
     A = the rule's PromQL (instant; a series is returned only while the condition holds, each
     mapped to 1), B = last value of A, C = B > 0."""

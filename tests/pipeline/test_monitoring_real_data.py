@@ -18,7 +18,6 @@ Prometheus agent-mode collector remote-writing over OAuth2 to the central Promet
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket

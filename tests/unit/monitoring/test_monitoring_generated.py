@@ -3,6 +3,7 @@ well-formed Grafana objects (they load into grafana-foundation-sdk's models)."""
 from __future__ import annotations
 
 import json
+import re
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as am
@@ -55,7 +56,7 @@ def test_grafana_alert_rule_payloads_load_into_the_sdk_model(grafana_rules, rule
 def test_variables_and_links(dashboards):
     """environment (the datasource: one workspace per environment), organization and runner on
     every dashboard; links and data links only point to dashboards that exist."""
-    uids = {uid for uid, _ in UIDS.values()}
+    uids = {pair[0] for pair in UIDS.values()}
     assert {d["uid"] for d in dashboards.values()} == uids
     for name, d in dashboards.items():
         variables = {v["name"]: v for v in d["templating"]["list"]}
@@ -63,7 +64,7 @@ def test_variables_and_links(dashboards):
         assert variables["environment"]["type"] == "datasource"
         assert variables["environment"]["query"] == "prometheus"
         text = json.dumps(d)
-        for uid in set(__import__("re").findall(r"/d/([a-z0-9-]+)/", text)):
+        for uid in set(re.findall(r"/d/([a-z0-9-]+)/", text)):
             assert uid in uids, (name, uid)
     # All Runners Status links each runner's row to its Runner Health Overview
     table = next(p for p in dashboards["all-runners-status"]["panels"] if p["title"] == "Runners" and p["type"] == "table")
