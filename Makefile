@@ -153,3 +153,12 @@ demo-down: ## stop what make demo started: its pipeline processes, the central s
 
 clean: cluster-down ## remove build output and local state (keeps .venv and the binary cache)
 	rm -rf .build dist .pytest_cache
+
+# ---- dashboards and alert rules as code (monitoring/ -> roles/grafana/files/)
+.PHONY: monitoring monitoring-check
+monitoring: venv ## regenerate dashboards, rule file, promtool tests and Grafana alert payloads
+	$(PY) -m monitoring.generate
+
+monitoring-check: venv ## generated files up to date, every query Azure-safe, promtool check + test rules
+	$(PY) -m monitoring.generate --check
+	$(PY) -m pytest -q tests/unit/monitoring

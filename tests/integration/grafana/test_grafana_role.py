@@ -1,0 +1,143 @@
+"""roles/grafana run unmodified through ansible-playbook against the local Grafana API
+stand-in (tests/grafana_standin/standin.py: validates every payload against
+grafana-foundation-sdk's models, answers with Grafana's status codes). Grafana itself (AGPL)
+is not run: what Grafana does beyond the stand-in's checks is not proven here."""
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import yaml
+
+from testlib import REPO, base_env, ensure_collection_on_path
+
+STANDIN = REPO / "tests" / "grafana_standin" / "standin.py"
+N_DASHBOARDS = len(list((REPO / "roles" / "grafana" / "files" / "dashboards").glob("*.json")))
+N_RULES = len(json.loads((REPO / "roles" / "grafana" / "files" / "alerting" / "alert-rules.json").read_text()))
+
+
+@pytest.fixture
+def grafana(tmp_path):
+    token = secrets.token_hex(16)
+    port_file = tmp_path / "port"
+    proc = subprocess.Popen([sys.executable, str(STANDIN), "--token", token, "--port-file", str(port_file)],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "standin.log", "w"))
+    try:
+        deadline = time.time() + 30
+        while not (port_file.exists() and port_file.read_text()):
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "standin.log").read_text()
+            time.sleep(0.1)
+        yield {"url": "http://127.0.0.1:%s" % port_file.read_text(), "token": token, "dir": tmp_path}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _calls(g) -> list[dict]:
+    with urllib.request.urlopen(g["url"] + "/_standin/calls", timeout=5) as r:  # noqa: S310 (loopback)
+        return json.load(r)
+
+
+def _api(g, method, path, body=None):
+    req = urllib.request.Request(g["url"] + path, method=method, data=json.dumps(body).encode() if body else None,
+                                 headers={"Authorization": "Bearer " + g["token"], "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:  # noqa: S310 (loopback)
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def play(g, *args, **vars_):
+    ensure_collection_on_path()
+    extra = {"grafana_url": g["url"], "grafana_token": g["token"], "grafana_allow_http": True,
+             "grafana_environment": "staging", "grafana_datasource_url": "https://prom.example.invalid",
+             "grafana_datasource_auth": "bearer", "grafana_datasource_bearer_token": "t-" + secrets.token_hex(8),
+             "ansible_python_interpreter": sys.executable, **vars_}
+    (g["dir"] / "vars.yml").write_text(yaml.safe_dump(extra))
+    (g["dir"] / "play.yml").write_text(yaml.safe_dump([{
+        "name": "Grafana", "hosts": "localhost", "gather_facts": False,
+        "roles": [{"role": "kubiya.runners.grafana"}]}]))
+    return subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(g["dir"] / "play.yml"),
+                           "-e", "@" + str(g["dir"] / "vars.yml"), *args],
+                          env=base_env(ANSIBLE_STDOUT_CALLBACK="default"), capture_output=True, text=True,
+                          timeout=300, cwd=g["dir"])
+
+
+def _recap(out: str) -> dict:
+    line = next(l for l in out.splitlines() if l.startswith("localhost"))
+    return {k: int(v) for k, v in (p.split("=") for p in line.split()[2:])}
+
+
+@pytest.mark.slow
+def test_check_mode_then_converge_then_idempotent(grafana):
+    check = play(grafana, "--check")
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
+    assert _recap(check.stdout)["changed"] >= 1
+    assert {c["method"] for c in _calls(grafana)} == {"GET"}, "check mode wrote something"
+
+    first = play(grafana)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    writes = [c for c in _calls(grafana) if c["method"] != "GET"]
+    assert all(c["status"] in (200, 201) for c in writes), writes
+    assert len(writes) == 1 + 1 + N_DASHBOARDS + N_RULES, writes
+
+    n = len(_calls(grafana))
+    second = play(grafana)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert _recap(second.stdout)["changed"] == 0, second.stdout[-3000:]
+    assert {c["method"] for c in _calls(grafana)[n:]} == {"GET"}
+
+    # someone edits a dashboard in the UI: the next run puts back exactly that one
+    status, cur = _api(grafana, "GET", "/api/dashboards/uid/kubiya-costs")
+    status, _ = _api(grafana, "POST", "/api/dashboards/db", {
+        "dashboard": {**cur["dashboard"], "title": "edited"}, "folderUid": "kubiya-runners-staging"})
+    assert status == 200
+    n = len(_calls(grafana))
+    third = play(grafana)
+    assert third.returncode == 0, third.stdout[-3000:]
+    assert [c["path"] for c in _calls(grafana)[n:] if c["method"] != "GET"] == ["/api/dashboards/db"]
+    assert _api(grafana, "GET", "/api/dashboards/uid/kubiya-costs")[1]["dashboard"]["title"] == "Costs & Scale"
+    assert grafana["token"] not in first.stdout + second.stdout + third.stdout
+
+
+@pytest.mark.slow
+def test_refuses_plain_http_to_a_remote_grafana_before_any_call(grafana):
+    res = play(grafana, grafana_url="http://grafana.example.com")
+    assert res.returncode != 0
+    assert "grafana_url must be an https:// URL" in res.stdout
+    assert _calls(grafana) == []
+
+
+@pytest.mark.slow
+def test_incomplete_datasource_credentials_are_named(grafana):
+    res = play(grafana, grafana_datasource_auth="azure")
+    assert res.returncode != 0
+    assert "grafana_datasource_azure_client_secret" in res.stdout
+    assert _calls(grafana) == []
+
+
+def test_standin_refuses_what_grafana_refuses(grafana):
+    """The stand-in itself: 401, 404, 409 on a uid clash, 412 on a stale version, 400 on a
+    dashboard the SDK model does not accept."""
+    g = grafana
+    req = urllib.request.Request(g["url"] + "/api/folders/x")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=5)  # noqa: S310
+    assert e.value.code == 401
+    assert _api(g, "GET", "/api/folders/nope")[0] == 404
+    assert _api(g, "POST", "/api/folders", {"uid": "f", "title": "F"})[0] == 200
+    assert _api(g, "POST", "/api/folders", {"uid": "f", "title": "F"})[0] == 409
+    dash = json.loads((REPO / "roles" / "grafana" / "files" / "dashboards" / "agent-manager.json").read_text())
+    assert _api(g, "POST", "/api/dashboards/db", {"dashboard": dash, "folderUid": "f"})[0] == 200
+    assert _api(g, "POST", "/api/dashboards/db", {"dashboard": {**dash, "version": 7}, "folderUid": "f"})[0] == 412
+    status, body = _api(g, "POST", "/api/dashboards/db", {"dashboard": {**dash, "panelz": []}, "folderUid": "f"})
+    assert status == 400 and "panelz" in body["message"]
+    status, body = _api(g, "POST", "/api/dashboards/db", {"dashboard": {**dash, "panels": "x", "version": 1},
+                                                          "folderUid": "f"})
+    assert status == 400 and "SDK model" in body["message"]
