@@ -51,6 +51,8 @@ OPTIONAL_DNS_LABEL = {"type": "string", "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 K8S_OBJECT = {"type": "object"}
 K8S_LIST = {"type": "array", "items": {"type": "object"}}
+# telemetry.collector: what runs in the alloy Deployment (kubiya-runner.collector fails on others)
+COLLECTORS = ("alloy", "prometheus-agent")
 
 
 def obj(props: dict, required: list[str] | None = None, **extra) -> dict:
@@ -307,6 +309,7 @@ KUBIYA_RUNNER = document({
     }),
     "telemetry": obj({
         "enabled": BOOL,
+        "collector": {"enum": list(COLLECTORS)},
         "scrapeInterval": INTERVAL,
         # at most the shortest interval, so it never exceeds scrapeInterval
         "scrapeTimeout": {"type": "string", "pattern": r"^([1-9]|1[0-5])s$", "description": "1s to 15s"},
@@ -327,7 +330,9 @@ KUBIYA_RUNNER = document({
         }),
     }),
     "alloy": obj({
-        "collector": {"enum": ["alloy", "prometheus-agent"]},
+        # deprecated (one release): telemetry.collector; "" = not set
+        "collector": {"enum": [""] + list(COLLECTORS),
+                      "description": "DEPRECATED: use telemetry.collector"},
         "image": ref("image"),
         "prometheusAgent": obj({"image": ref("image")}),
         "logLevel": {"enum": ["debug", "info", "warn", "error"]},
