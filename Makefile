@@ -149,3 +149,10 @@ demo-down: ## stop what make demo started: its pipeline processes, the central s
 
 clean: cluster-down ## remove build output and local state (keeps .venv and the binary cache)
 	rm -rf .build dist .pytest_cache
+
+.PHONY: docs
+docs: ## regenerate docs/architecture.svg from docs/architecture.dot (Graphviz dot: apt-get install graphviz)
+	dot -Tsvg docs/architecture.dot \
+	  | sed '1a <!-- source: docs/architecture.dot sha256:'"$$(sha256sum docs/architecture.dot | cut -d' ' -f1)"' -->' \
+	  > docs/architecture.svg.tmp
+	mv docs/architecture.svg.tmp docs/architecture.svg
