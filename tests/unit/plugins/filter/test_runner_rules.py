@@ -69,6 +69,17 @@ def test_every_chart_value_the_template_names_has_a_pattern():
     assert not missing, f"input_errors.j2 names chart values without a pattern in values.schema.json: {missing}"
 
 
+def test_every_use_of_the_patterns_in_the_role_names_a_chart_value():
+    """Tasks use the same patterns (`__runner_patterns['<chart value>']`), never a name of the old copy."""
+    for path in sorted(ROLE.rglob("*")):
+        if path.suffix not in (".yml", ".j2") or not path.is_file():
+            continue
+        text = path.read_text()
+        assert not re.search(r"__runner_patterns\.[a-z]", text), f"{path}: __runner_patterns.<name> is gone"
+        for key in re.findall(r"__runner_patterns\['([^']+)'\]", text):
+            assert key in PATTERNS, f"{path}: no pattern for chart value {key}"
+
+
 SAMPLES = {
     "global.runner.name": ["runner-1", "a" * 63, "a" * 64, "", "my.runner", "run ner", "-x", "ok\n", "Ab_9"],
     "global.runner.uuid": ["12345678-1234-1234-1234-123456789abc", "12345678-1234", "",
