@@ -26,9 +26,12 @@ DNS_LABEL = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "m
 SECRET_NAME = {"type": "string", "maxLength": 253,
                "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"}
 SECRET_KEY = {"type": "string", "pattern": r"^[-._a-zA-Z0-9]+$"}
-URL = {"type": "string", "pattern": r"^https?://[^\s/?#]+[^\s]*$"}
-OPTIONAL_URL = {"type": "string", "pattern": r"^(https?://[^\s/?#]+[^\s]*)?$"}
-NATS_URL = {"type": "string", "pattern": r"^(tls|nats|wss?)://[^\s/?#]+[^\s]*$"}
+# host[:port] of a URL: no user:password@ (a secret in the values), no query without a path.
+# These patterns are also the role's input checks (plugins/filter/runner_checks.py schema_patterns).
+URL_HOST = r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?"
+URL = {"type": "string", "pattern": rf"^https?://{URL_HOST}(/\S*)?$"}
+OPTIONAL_URL = {"type": "string", "pattern": rf"^(https?://{URL_HOST}(/\S*)?)?$"}
+NATS_URL = {"type": "string", "pattern": rf"^(tls|nats|wss?)://{URL_HOST}(/\S*)?$"}
 DURATION = {"type": "string", "pattern": r"^([0-9]+(ns|us|µs|ms|s|m|h))+$"}
 INTERVAL = {"type": "string", "pattern": r"^(1[5-9]s|[2-5][0-9]s|60s|1m)$",
             "description": "15s to 60s"}
@@ -51,6 +54,8 @@ OPTIONAL_DNS_LABEL = {"type": "string", "pattern": r"^([a-z0-9]([-a-z0-9]*[a-z0-
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 K8S_OBJECT = {"type": "object"}
 K8S_LIST = {"type": "array", "items": {"type": "object"}}
+# telemetry.collector: what runs in the alloy Deployment (kubiya-runner.collector fails on others)
+COLLECTORS = ("alloy", "prometheus-agent")
 
 
 def obj(props: dict, required: list[str] | None = None, **extra) -> dict:
@@ -137,7 +142,7 @@ GLOBAL = obj({
     }),
     "registryTls": obj({
         "enabled": BOOL,
-        "host": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?$"},
+        "host": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$"},
         "existingSecret": SECRET_NAME,
         "crt": {"type": "string", "pattern": r"^(-----BEGIN CERTIFICATE-----[\s\S]*)?$"},
         "key": {"type": "string", "pattern": r"^(-----BEGIN ([A-Z]+ )?PRIVATE KEY-----[\s\S]*)?$"},
@@ -184,11 +189,19 @@ def deployment_component(**own) -> dict:
     return props
 
 
-def document(props: dict, all_of: list | None = None) -> dict:
+# Named formats of the umbrella chart that the role also checks its own inputs with
+# (runner_namespace, runner_chart_repo_url): definitions.<name> of its values.schema.json.
+ROLE_FORMATS = {
+    "dnsLabel": dict(DNS_LABEL, description="a namespace name (DNS-1123 label)"),
+    "url": dict(URL, description="an http(s) URL: host[:port][/path]"),
+}
+
+
+def document(props: dict, all_of: list | None = None, definitions: dict | None = None) -> dict:
     # values the chart does not own (global from the parent, library values) may be absent
     required = sorted(k for k in props if k not in ("global", "kubiya-common"))
     doc = {"$schema": DRAFT, "title": None, **obj(props, required)}
-    doc["definitions"] = DEFINITIONS
+    doc["definitions"] = dict(DEFINITIONS, **(definitions or {}))
     if all_of:
         doc["allOf"] = all_of
     return doc
@@ -307,6 +320,7 @@ KUBIYA_RUNNER = document({
     }),
     "telemetry": obj({
         "enabled": BOOL,
+        "collector": {"enum": list(COLLECTORS)},
         "scrapeInterval": INTERVAL,
         # at most the shortest interval, so it never exceeds scrapeInterval
         "scrapeTimeout": {"type": "string", "pattern": r"^([1-9]|1[0-5])s$", "description": "1s to 15s"},
@@ -327,7 +341,9 @@ KUBIYA_RUNNER = document({
         }),
     }),
     "alloy": obj({
-        "collector": {"enum": ["alloy", "prometheus-agent"]},
+        # deprecated (one release): telemetry.collector; "" = not set
+        "collector": {"enum": [""] + list(COLLECTORS),
+                      "description": "DEPRECATED: use telemetry.collector"},
         "image": ref("image"),
         "prometheusAgent": obj({"image": ref("image")}),
         "logLevel": {"enum": ["debug", "info", "warn", "error"]},
@@ -352,7 +368,7 @@ KUBIYA_RUNNER = document({
         **scheduling(),
     }),
     "tests": obj({"image": ref("image")}),
-}, all_of=[WHEN_TELEMETRY, WHEN_OAUTH2])
+}, all_of=[WHEN_TELEMETRY, WHEN_OAUTH2], definitions=ROLE_FORMATS)
 
 SCHEMAS = {
     ROOT / "values.schema.json": ("kubiya-runner values", KUBIYA_RUNNER),

@@ -4,7 +4,9 @@
 """Input checks of the kubiya.runners.runner role that go beyond a regular expression.
 
 The role's format checks (names, URLs, PEM/NATS shapes) are in
-roles/runner/templates/input_errors.j2; the checks here need real code: walking
+roles/runner/templates/input_errors.j2, with the patterns of the chart's values.schema.json
+(schema_patterns) and the role-only ones here (name_errors, chart_ref_errors); the checks here
+need real code: walking
 runner_values, the chart's values.schema.json, Kubernetes size limits, the vault
 files of the inventory, helm's output. Every function returns a list of messages
 (empty: fine); each message names the variable and says what to do. Secret values
@@ -517,6 +519,128 @@ def inventory_files(sources):
 
 
 # ---------------------------------------------------------------------------------------
+# value formats: the chart's values.schema.json is the one source of the patterns
+
+def _pattern(node):
+    """A schema node's pattern with its minLength/maxLength as one Python expression that
+    `re.match` applies to the whole value (JSON-schema `$` is the end of the text; Python's
+    `$` also matches before a final newline, hence the trailing \\Z)."""
+    pattern = node["pattern"]
+    prefix = "" if pattern.startswith("^") else r"[\s\S]*?"
+    suffix = r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else ""
+    low, high = node.get("minLength"), node.get("maxLength")
+    if low is not None or high is not None:
+        prefix = r"(?=[\s\S]{%d,%s}\Z)" % (low or 0, "" if high is None else high) + prefix
+    return "%s(?:%s)%s" % (prefix, pattern, suffix)
+
+
+def schema_patterns(schema):
+    """Every pattern of a values.schema.json by the dotted path of its value:
+    'global.nats.serverUrl', array items 'telemetry.remoteWrite.oauth2.scopes[]',
+    named formats 'definitions.dnsLabel'. `$ref`s are followed; each pattern carries the
+    value's minLength/maxLength (see _pattern). The role checks each runner_* variable with
+    the pattern of the chart value it becomes, so the role never accepts what the chart refuses."""
+    out = {}
+    if not isinstance(schema, dict):
+        return out
+
+    def visit(node, path, depth):
+        node = _resolve(node, schema)
+        if depth > 30 or not node:
+            return
+        if isinstance(node.get("pattern"), str) and path:
+            out[path] = _pattern(node)
+        for key, child in sorted((node.get("properties") or {}).items()):
+            visit(child, "%s.%s" % (path, key) if path else key, depth + 1)
+        if isinstance(node.get("items"), dict):
+            visit(node["items"], path + "[]", depth + 1)
+
+    visit(schema, "", 0)
+    for name, node in sorted((schema.get("definitions") or {}).items()):
+        visit(node, "definitions." + name, 1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# role-only formats: inputs that are no chart value
+
+CUSTOMER_ID = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?\Z")   # override_<customer>.yaml, a label value
+RELEASE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?\Z")   # Helm's rule: DNS-1123 label, at most 53
+CHART_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+def name_errors(customer, release):
+    """runner_customer and runner_release: names the chart never sees as values."""
+    errors = []
+    if not (isinstance(customer, str) and CUSTOMER_ID.match(customer)):
+        errors.append("runner_customer: '%s' is not a valid customer id (lowercase letters, digits, '-' and '_', "
+                      "at most 63, used in override_<customer>.yaml)" % shorten(customer))
+    if not (isinstance(release, str) and RELEASE_NAME.match(release)):
+        errors.append("runner_release: '%s' is not a valid Helm release name (lowercase letters, digits and '-', "
+                      "at most 53)" % shorten(release))
+    return errors
+
+
+def chart_ref_errors(ref, version, repo_url, url_pattern, is_chart_dir=False, is_file=False):
+    """runner_chart_ref / runner_chart_version / runner_chart_repo_url.
+
+    A remote chart (oci:// or a chart name with runner_chart_repo_url) needs a version and a
+    valid repository URL (`url_pattern`: the chart schema's definitions.url); another scheme is
+    refused; a local reference must be a chart directory (`is_chart_dir`: it has a Chart.yaml) or
+    a .tgz archive (`is_file`). http(s):// references are left to helm.
+    """
+    ref = "" if ref is None else str(ref)
+    version = "" if version is None else str(version)
+    repo_url = "" if repo_url is None else str(repo_url)
+    errors = []
+    if ref.startswith("oci://") or repo_url:
+        if not version:
+            errors.append("runner_chart_version: is empty; a version is required for the remote chart '%s'" % ref)
+        if repo_url and not re.match(url_pattern, repo_url):
+            errors.append("runner_chart_repo_url: '%s' is not a valid URL (expected http(s)://host[:port]/path)"
+                          % shorten(repo_url))
+    elif CHART_SCHEME.match(ref) and not ref.startswith(("http://", "https://")):
+        errors.append("runner_chart_ref: '%s' has an unsupported scheme (use a local path, oci://, or a chart name "
+                      "with runner_chart_repo_url)" % shorten(ref))
+    elif not ref.startswith(("http://", "https://")) and not (is_chart_dir or (is_file and ref.endswith(".tgz"))):
+        errors.append("runner_chart_ref: '%s' is neither a chart directory (with Chart.yaml) nor a .tgz chart archive "
+                      "on the controller" % shorten(ref))
+    return errors
+
+
+# ---------------------------------------------------------------------------------------
+# which components a release runs: permissions.yaml `enabledBy`
+
+def _value_at(values, path):
+    node = values
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def enabled_by(spec, values):
+    """Whether an `enabledBy` of permissions.yaml holds for the chart values: `<path>` (the value is
+    true) or `<path>=<value>` (compared as lowercase text, as `helm --set` writes it). No spec: always."""
+    if spec in (None, ""):
+        return True
+    path, sep, wanted = str(spec).partition("=")
+    value = _value_at(values if isinstance(values, dict) else {}, path.strip())
+    if not sep:
+        return value is True or str(value).lower() == "true"
+    return value is not None and str(value).lower() == wanted.strip().lower()
+
+
+def matrix_components(matrix, values):
+    """The components of the permission matrix the release runs: those without `enabledBy`, and those
+    whose `enabledBy` holds for the release's values (helm get values --all)."""
+    accounts = (matrix or {}).get("serviceAccounts") or {}
+    return [name for name, spec in accounts.items()
+            if enabled_by((spec or {}).get("enabledBy") if isinstance(spec, dict) else None, values)]
+
+
+# ---------------------------------------------------------------------------------------
 # filters (these read files; the logic above does not)
 
 def _read_head(path, size=64):
@@ -599,6 +723,14 @@ def runner_inventory_checked(pattern, sources):
     return pattern
 
 
+def runner_chart_ref_errors(ref, version, repo_url, url_pattern):
+    """Filter: chart_ref_errors with the controller's file system asked (Chart.yaml, the archive)."""
+    ref_text = "" if ref is None else str(ref)
+    return chart_ref_errors(ref, version, repo_url, url_pattern,
+                            is_chart_dir=bool(ref_text) and os.path.isfile(os.path.join(ref_text, "Chart.yaml")),
+                            is_file=bool(ref_text) and os.path.isfile(ref_text))
+
+
 def runner_resolve_dir(path, cwd=None):
     """A relative directory resolved against the directory the command was run from
     (the controller process's working directory; ansible-playbook never changes it)."""
@@ -626,4 +758,8 @@ class FilterModule:  # pylint: disable=too-few-public-methods
             "runner_inventory_checked": runner_inventory_checked,
             "runner_resolve_dir": runner_resolve_dir,
             "runner_shorten": shorten,
+            "runner_schema_patterns": schema_patterns,
+            "runner_name_errors": name_errors,
+            "runner_chart_ref_errors": runner_chart_ref_errors,
+            "runner_matrix_components": matrix_components,
         }

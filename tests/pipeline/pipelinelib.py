@@ -4,7 +4,7 @@ What runs (every process bound to a 127.x address; pod IPs of the test cluster a
 127.1.x.y, so "the pod's address" is a loopback address here):
 
 - the chart, ``helm install``-ed into a namespace of the local cluster with
-  ``alloy.collector=prometheus-agent`` (Alloy cannot be built here, see README);
+  ``telemetry.collector=prometheus-agent`` (Alloy cannot be built here, see README);
 - kube-state-metrics (built from its Go module) with EXACTLY the rendered container args
   of the chart's Deployment, plus ``--host``/``--telemetry-host`` = the KSM pod's IP, and a
   kubeconfig holding only a TokenRequest token of the chart's ``kube-state-metrics``
@@ -193,11 +193,10 @@ class Pipeline:
             "global": {"runner": {"name": self.runner, "organization": self.organization,
                                   "uuid": str(uuid.uuid4())},
                        "nats": {"operatorCreds": fake_nats_creds(), "runnerCreds": fake_nats_creds()}},
-            "telemetry": {"scrapeInterval": self.scrape_interval, "remoteWrite": {
+            "telemetry": {"collector": "prometheus-agent", "scrapeInterval": self.scrape_interval, "remoteWrite": {
                 "url": c.remote_write_url,
                 "oauth2": {"clientId": c.collector.client_id, "tokenUrl": c.token_url,
                            "clientSecret": c.collector.client_secret}}},
-            "alloy": {"collector": "prometheus-agent"},
         }
 
     def install(self) -> None:

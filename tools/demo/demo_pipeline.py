@@ -9,7 +9,7 @@ writes two extra-vars files into the state directory (KUBIYA_DEMO_PIPELINE_DIR, 
 .pipeline/, mode 0700, ignored by git):
 
 - deploy-vars.yml: remote write to the local auth front (client ``collector``, local token
-  URL) and ``alloy.collector: prometheus-agent`` added to the example's
+  URL) and ``telemetry.collector: prometheus-agent`` added to the example's
   ``runner_values_common``: the committed example inventory is not edited;
 - verify-vars.yml: ``runner_verify_metrics: true`` and ``runner_metrics_delivery`` for the
   local front (Entra flow at the local token endpoint, client ``verifier``).
@@ -84,8 +84,8 @@ def cmd_vars(args) -> None:
         "runner_remote_write_client_id": central.collector.client_id,
         "runner_remote_write_client_secret": central.collector.client_secret,
         # the stand-in pipeline runs Prometheus in agent mode (Alloy cannot be built here)
-        "runner_values_common": merge(common, {"alloy": {"collector": "prometheus-agent"},
-                                               "telemetry": {"scrapeInterval": args.scrape_interval}}),
+        "runner_values_common": merge(common, {"telemetry": {"collector": "prometheus-agent",
+                                                             "scrapeInterval": args.scrape_interval}}),
         # verified after the pipeline is started (verify-vars.yml)
         "runner_verify_metrics": False,
         # the local central side is plain http on loopback: explicit opt-in
@@ -127,9 +127,9 @@ def cmd_start(args) -> None:
     vals = json.loads(pipelinelib.Pipeline(env, args.namespace, central, d).helm(
         "get", "values", args.release, "-n", args.namespace, "--all", "-o", "json"))
     ident = vals["global"]["runner"]
-    collector = vals.get("alloy", {}).get("collector")
+    collector = vals.get("alloy", {}).get("collector") or vals.get("telemetry", {}).get("collector")
     if collector != "prometheus-agent":
-        sys.exit(f"release {args.release} runs alloy.collector={collector!r}; the stand-in pipeline needs "
+        sys.exit(f"release {args.release} runs telemetry.collector={collector!r}; the stand-in pipeline needs "
                  "prometheus-agent (deploy with deploy-vars.yml)")
     p = pipelinelib.Pipeline(env, args.namespace, central, d, release=args.release,
                              runner=ident["name"], organization=ident["organization"])

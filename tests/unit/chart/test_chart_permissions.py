@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import chartlib
 from chartlib import PERMISSIONS, by_kind, component
+from ansible_collections.kubiya.runners.plugins.filter.runner_checks import matrix_components
 
 RULE_KEYS = {"apiGroups", "resources", "verbs", "resourceNames"}
 
@@ -18,7 +20,7 @@ def test_matrix_format():
     assert set(sas) == {"agent-manager", "tool-manager", "kubiya-operator", "workflow-engine",
                         "dagger", "image-updater", "kube-state-metrics", "alloy", "test"}
     for name, sa in sas.items():
-        assert set(sa) == {"automountToken", "rules"}, name
+        assert set(sa) <= {"automountToken", "rules", "enabledBy"} and {"automountToken", "rules"} <= set(sa), name
         assert isinstance(sa["automountToken"], bool)
         for rule in sa["rules"]:
             assert set(rule) <= RULE_KEYS and {"apiGroups", "resources", "verbs"} <= set(rule), rule
@@ -28,6 +30,40 @@ def test_matrix_format():
     for probe in PERMISSIONS["forbidden"]:
         assert set(probe) <= {"verb", "group", "resource", "subresource", "namespace"}
         assert probe.get("namespace", "@release") in ("@release", "@other")
+
+
+DEFAULTS = yaml.safe_load((chartlib.CHART / "values.yaml").read_text())
+
+
+def test_enabled_by_names_a_boolean_value_of_the_chart():
+    """Every `enabledBy` is a path of values.yaml holding a boolean: a typo would make the role
+    expect (or skip) a component for every release."""
+    toggles = {n: sa["enabledBy"] for n, sa in PERMISSIONS["serviceAccounts"].items() if "enabledBy" in sa}
+    assert toggles == {"workflow-engine": "workflowEngine.enabled", "image-updater": "imageUpdater.enabled",
+                       "kube-state-metrics": "telemetry.enabled", "alloy": "telemetry.enabled"}
+    for name, path in toggles.items():
+        node = DEFAULTS
+        for key in path.split("."):
+            node = node[key]
+        assert isinstance(node, bool), (name, path)
+
+
+def _sa_components(docs):
+    return {component(sa) for sa in by_kind(docs, "ServiceAccount")}
+
+
+@pytest.mark.parametrize("over", [
+    {},
+    {"workflowEngine": {"enabled": True}, "imageUpdater": {"enabled": True}},
+    {"telemetry": {"enabled": False}},
+    {"imageUpdater": {"enabled": True}, "telemetry": {"enabled": False}},
+], ids=["defaults", "all-on", "telemetry-off", "updater-only"])
+def test_the_rendered_service_accounts_are_the_components_enabled_by_says(values, over):
+    """permissions.yaml's enabledBy, read the way the role reads it (runner_matrix_components),
+    names exactly the components the chart renders for these values."""
+    given = chartlib.deep_merge(values, over)
+    docs = chartlib.render(given)
+    assert _sa_components(docs) == set(matrix_components(PERMISSIONS, chartlib.deep_merge(DEFAULTS, given)))
 
 
 def test_rendered_roles_equal_the_matrix(full_docs):

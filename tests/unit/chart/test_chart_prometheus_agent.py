@@ -1,6 +1,9 @@
-"""alloy.collector=prometheus-agent: the Prometheus agent-mode configuration rendered from
+"""telemetry.collector=prometheus-agent: the Prometheus agent-mode configuration rendered from
 the same values as the Alloy configuration (same pods, labels, remote write)."""
 from __future__ import annotations
+
+import re
+import shutil
 
 import pytest
 import yaml
@@ -12,7 +15,7 @@ from test_chart_alloy_config import alloy_config, blocks
 
 @pytest.fixture(scope="module")
 def agent_docs(values, tmp_path_factory):
-    v = chartlib.deep_merge(values, {"alloy": {"collector": "prometheus-agent"}})
+    v = chartlib.deep_merge(values, {"telemetry": {"collector": "prometheus-agent"}})
     return chartlib.render(v, tmpdir=tmp_path_factory.mktemp("values"))
 
 
@@ -92,8 +95,50 @@ def test_remote_write_oauth2_secret_from_a_mounted_file(cfg, agent_docs, values)
 
 
 def test_schema_refuses_an_unknown_collector(values):
-    err = chartlib.render_fails(values, sets=["alloy.collector=otel"])
-    assert "collector" in err
+    err = chartlib.render_fails(values, sets=["telemetry.collector=otel"])
+    assert "/telemetry/collector" in err and "prometheus-agent" in err, err
+
+
+@pytest.mark.parametrize("key", ["telemetry.collector", "alloy.collector"])
+def test_the_chart_fails_naming_the_key_without_schema_validation(values, key):
+    """--skip-schema-validation: the chart's own check still refuses an unknown collector."""
+    args = chartlib.template_args(values, sets=[f"{key}=otel"]) + ["--skip-schema-validation"]
+    err = chartlib.helm(*args, check=False).stderr
+    assert f'{key}' in err and '"otel"' in err and "prometheus-agent" in err, err
+
+
+def test_deprecated_alloy_collector_still_chooses_the_collector_for_one_release(values, agent_docs, tmp_path):
+    """The renamed key: alloy.collector (set) renders what telemetry.collector renders, with a note."""
+    v = chartlib.deep_merge(values, {"alloy": {"collector": "prometheus-agent"}})
+    docs = chartlib.render(v)
+    assert chartlib.dump(by_kind(docs, "ConfigMap")) == chartlib.dump(by_kind(agent_docs, "ConfigMap"))
+    notes = _notes(v, tmp_path)
+    assert "DEPRECATED: alloy.collector" in notes and "telemetry.collector: prometheus-agent" in notes
+    assert "the Prometheus agent remote-writes" in notes
+    assert "DEPRECATED" not in _notes(values, tmp_path)
+
+
+def _notes(values, tmp_path) -> str:
+    """NOTES.txt rendered offline (helm template leaves it out): a copy of the chart with a
+    template that renders the notes through `tpl`."""
+    chart = tmp_path / "kubiya-runner"
+    if not chart.exists():
+        shutil.copytree(chartlib.CHART, chart)
+        shutil.copy(chart / "templates" / "NOTES.txt", chart / "notes.txt")
+        (chart / "templates" / "notes.yaml").write_text('notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}\n')
+    out = chartlib.helm(*chartlib.template_args(values, chart=chart, tmpdir=tmp_path),
+                        "--show-only", "templates/notes.yaml").stdout
+    return yaml.safe_load(out)["notes"]
+
+
+def test_collector_is_a_documented_chart_option():
+    """telemetry.collector: an enum in the schema, a @param line in values.yaml (the README table)."""
+    schema = chartlib.json.loads((chartlib.CHART / "values.schema.json").read_text())
+    assert schema["properties"]["telemetry"]["properties"]["collector"]["enum"] == ["alloy", "prometheus-agent"]
+    assert yaml.safe_load((chartlib.CHART / "values.yaml").read_text())["telemetry"]["collector"] == "alloy"
+    readme = (chartlib.CHART / "README.md").read_text()
+    assert re.search(r"^\| `telemetry\.collector` +\|.*prometheus-agent.*\| `alloy` +\|$", readme, re.M), \
+        "README values table has no telemetry.collector row: run scripts/chart-readme.sh"
 
 
 def test_lints_strict_with_the_production_example():

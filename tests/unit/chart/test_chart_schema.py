@@ -74,6 +74,14 @@ INVALID = [
     ("client-id-required-when-oauth2", {"telemetry": {"remoteWrite": {"oauth2": {"clientId": ""}}}},
      "/telemetry/remoteWrite/oauth2/clientId"),
     ("extra-env-unknown-field", {"agent-manager": {"extraEnv": [{"name": "A", "val": "b"}]}}, "'val'"),
+    # the role's stricter forms, now the chart's (one rule for both: values.schema.json)
+    ("remote-write-url-with-password", {"telemetry": {"remoteWrite": {"url": "https://u:pw@prometheus.example/w"}}},
+     "/telemetry/remoteWrite/url"),
+    ("nats-url-query-without-host-path", {"global": {"nats": {"serverUrl": "tls://nats.example?x=1"}}},
+     "/global/nats/serverUrl"),
+    ("registry-host-port-too-long", {"global": {"registryTls": {"host": "registry.example:123456"}}},
+     "/global/registryTls/host"),
+    ("collector-unknown", {"telemetry": {"collector": "otel"}}, "/telemetry/collector"),
 ]
 
 

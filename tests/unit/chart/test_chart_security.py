@@ -89,7 +89,7 @@ def test_digest_pins_every_image(full_values):
                 node = node.setdefault(k, {})
             node["digest"] = digest
     for collector in ("alloy", "prometheus-agent"):
-        values = chartlib.deep_merge(full_values, chartlib.deep_merge(over, {"alloy": {"collector": collector}}))
+        values = chartlib.deep_merge(full_values, chartlib.deep_merge(over, {"telemetry": {"collector": collector}}))
         docs = chartlib.render(values)
         refs = [c["image"] for dummy, dummy2, c in all_containers(docs)]
         assert refs and all(re.match(r"^[^@]+:[^@/]+@" + digest + "$", r) for r in refs), refs

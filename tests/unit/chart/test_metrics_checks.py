@@ -22,9 +22,9 @@ DELIVERED_LABELS = {"organization", "runner", "namespace", "component", "pod", "
 
 def test_layout():
     assert set(DOC) == {"checks", "collectors", "workflowEngine"}
-    # one list per value of alloy.collector
+    # one list per value of telemetry.collector
     schema = chartlib.json.loads((chartlib.CHART / "values.schema.json").read_text())
-    assert set(DOC["collectors"]) == set(schema["properties"]["alloy"]["properties"]["collector"]["enum"])
+    assert set(DOC["collectors"]) == set(schema["properties"]["telemetry"]["properties"]["collector"]["enum"])
 
 
 @pytest.mark.parametrize("where", sorted(LISTS))

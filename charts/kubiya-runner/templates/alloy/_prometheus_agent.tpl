@@ -1,5 +1,5 @@
 {{/*
-Prometheus agent-mode configuration (alloy.collector=prometheus-agent), rendered from the
+Prometheus agent-mode configuration (telemetry.collector=prometheus-agent), rendered from the
 same values as the Alloy configuration (_config.tpl) and kept equivalent to it:
   same discovery (pods of this release, release namespace only, in-cluster API access with
   the alloy ServiceAccount), same targets (runner components' named ports,
