@@ -162,6 +162,7 @@ monitoring: venv ## regenerate dashboards, rule file, promtool tests and Grafana
 monitoring-check: venv ## generated files up to date, every query Azure-safe, promtool check + test rules
 	$(PY) -m monitoring.generate --check
 	$(PY) -m pytest -q tests/unit/monitoring
+
 .PHONY: docs
 docs: ## regenerate docs/architecture.svg from docs/architecture.dot (Graphviz dot: apt-get install graphviz)
 	dot -Tsvg docs/architecture.dot \
