@@ -149,3 +149,18 @@ demo-down: ## stop what make demo started: its pipeline processes, the central s
 
 clean: cluster-down ## remove build output and local state (keeps .venv and the binary cache)
 	rm -rf .build dist .pytest_cache
+
+# --- release (docs/releasing.md) -------------------------------------------------------
+# A local OCI registry (Debian docker-registry, TLS with a test CA, htpasswd) on
+# 127.0.0.1:$(KUBIYA_REGISTRY_PORT) (default 39500), state in .registry/ (tests/registry/).
+.PHONY: registry-up registry-down images changelog-check galaxy-importer ee-context release
+registry-up: ## start the local OCI chart registry (TLS, htpasswd; credentials in .registry/credentials.json)
+	tests/registry/up.sh
+	tests/registry/signing-key.sh >/dev/null
+
+registry-down: ## stop the local OCI chart registry (REGISTRY_PURGE=1 also deletes .registry/)
+	tests/registry/down.sh $(if $(REGISTRY_PURGE),--purge)
+
+images: ## every image the chart deploys (registry, repository, tag, digest) into dist/images.json and .txt
+	$(PY) tools/release/images.py --json $(DIST)/images.json --txt $(DIST)/images.txt
+	@echo "wrote $(DIST)/images.json and $(DIST)/images.txt"
