@@ -169,3 +169,44 @@ docs: ## regenerate docs/architecture.svg from docs/architecture.dot (Graphviz d
 	  | sed '1a <!-- source: docs/architecture.dot sha256:'"$$(sha256sum docs/architecture.dot | cut -d' ' -f1)"' -->' \
 	  > docs/architecture.svg.tmp
 	mv docs/architecture.svg.tmp docs/architecture.svg
+# --- release (docs/releasing.md) -------------------------------------------------------
+# A local OCI registry (Debian docker-registry, TLS with a test CA, htpasswd) on
+# 127.0.0.1:$(KUBIYA_REGISTRY_PORT) (default 39500), state in .registry/ (tests/registry/).
+.PHONY: registry-up registry-down images changelog-check galaxy-importer ee-context release
+registry-up: ## start the local OCI chart registry (TLS, htpasswd; credentials in .registry/credentials.json)
+	tests/registry/up.sh
+	tests/registry/signing-key.sh >/dev/null
+
+registry-down: ## stop the local OCI chart registry (REGISTRY_PURGE=1 also deletes .registry/)
+	tests/registry/down.sh $(if $(REGISTRY_PURGE),--purge)
+
+images: ## every image the chart deploys (registry, repository, tag, digest) into dist/images.json and .txt
+	$(PY) tools/release/images.py --json $(DIST)/images.json --txt $(DIST)/images.txt
+	@echo "wrote $(DIST)/images.json and $(DIST)/images.txt"
+
+changelog-check: ## a change to plugins/roles/charts/playbooks/meta carries a changelog fragment (BASE=main)
+	tools/release/check-fragments.sh $(or $(BASE),main)
+
+# galaxy-importer pins packages below the dev venv's (attrs, flake8): its own venv.
+IMPORTER_VENV := $(REPO)/.build/importer-venv
+$(IMPORTER_VENV)/.installed: tools/release/requirements-importer.txt tools/release/requirements-importer-lock.txt
+	test -x $(IMPORTER_VENV)/bin/python || python3.11 -m venv $(IMPORTER_VENV)
+	$(IMPORTER_VENV)/bin/pip install -q --disable-pip-version-check -c tools/release/requirements-importer-lock.txt \
+	  -r tools/release/requirements-importer.txt
+	touch $@
+
+galaxy-importer: $(IMPORTER_VENV)/.installed ## Galaxy's import check on the built tarball (TARBALL=dist/kubiya-runners-<v>.tar.gz)
+	@tarball='$(or $(TARBALL),$(DIST)/kubiya-runners-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz)' && \
+	  test -f "$$tarball" || { echo "no $$tarball: make build first" >&2; exit 2; }
+	GALAXY_IMPORTER_CONFIG=$(REPO)/tools/release/galaxy-importer.cfg PATH=$(IMPORTER_VENV)/bin:$$PATH \
+	  $(IMPORTER_VENV)/bin/python tools/release/galaxy_import.py \
+	  '$(or $(TARBALL),$(DIST)/kubiya-runners-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz)' \
+	  $(if $(IMPORTER_LOG),--log $(IMPORTER_LOG))
+
+ee-context: build ## ansible-builder create: the execution environment's build context into dist/ee-context
+	rm -rf $(DIST)/ee-context
+	ansible-builder create -f execution-environment.yml -c $(DIST)/ee-context --output-filename Containerfile
+
+release: ## make release VERSION=x.y.z: refuse a dirty tree/existing version, then build, check, package (and push) into dist/
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=x.y.z [RELEASE_REGISTRY=host:port/project]" >&2; exit 2; }
+	tools/release/release.sh $(VERSION)

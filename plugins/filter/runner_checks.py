@@ -448,6 +448,36 @@ def helm_failure(result, helm):
     return "the chart rejected the values: %s" % helm_error(result.get("stderr", "") or result.get("msg", ""))
 
 
+def chart_fetch_failure(result, ref, version):
+    """Why `helm registry login` or `helm pull` of a remote chart failed, naming the variable to fix.
+
+    `result`: the registered task (rc/stderr/msg). Pure: helm's message is classified, never re-run.
+    """
+    result = result or {}
+    text = str(result.get("stderr") or result.get("msg") or "")
+    low = text.lower()
+    where = "%s version %s" % (ref, version)
+    why = helm_error(text)
+    if "connection refused" in low or "no such host" in low or "i/o timeout" in low \
+            or "network is unreachable" in low or "deadline exceeded" in low:
+        return ("runner_chart_ref: the chart registry of '%s' cannot be reached (%s); is it up, and is the "
+                "host:port right?" % (ref, why))
+    if "x509" in low or ("certificate" in low and "tls" in low):
+        return ("runner_chart_ca_file: the TLS certificate of the chart registry of '%s' is not trusted (%s); "
+                "set runner_chart_ca_file to its CA" % (ref, why))
+    if "401" in low or "unauthorized" in low or "basic credential not found" in low or "403" in low \
+            or "denied" in low:
+        return ("runner_chart_registry_username/runner_chart_registry_password: the chart registry of '%s' refused "
+                "the credentials (%s)" % (ref, why))
+    if "openpgp" in low or "provenance" in low or "sha256 sum does not match" in low or "keyring" in low \
+            or "signature" in low:
+        return ("runner_chart_verify: the provenance of %s does not verify against runner_chart_keyring (%s); the "
+                "chart was not used" % (where, why))
+    if "not found" in low or "manifest unknown" in low or "no chart version found" in low:
+        return "runner_chart_version: %s is not in the registry (%s)" % (where, why)
+    return "runner_chart_ref: %s could not be fetched: %s" % (where, why or "helm gave no reason")
+
+
 def helm_binary_errors(helm, path_env):
     """The helm binary must exist and be executable: `helm` is a name looked up in `path_env` or a path."""
     helm = helm or "helm"
@@ -755,6 +785,7 @@ class FilterModule:  # pylint: disable=too-few-public-methods
             "runner_undefined_errors": undefined_errors,
             "runner_helm_errors": runner_helm_errors,
             "runner_helm_failure": helm_failure,
+            "runner_chart_fetch_failure": chart_fetch_failure,
             "runner_inventory_checked": runner_inventory_checked,
             "runner_resolve_dir": runner_resolve_dir,
             "runner_shorten": shorten,

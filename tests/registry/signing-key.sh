@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Generate (once) a GPG key to sign charts with, in $STATE/gnupg, and export the legacy
+# keyrings helm needs: $STATE/keyring/secring.gpg (helm package --sign --keyring) and
+# $STATE/keyring/pubring.gpg (helm pull/install --verify --keyring). Prints the key's name.
+# A test key: no passphrase, 30 days; real releases sign with the release key (docs/releasing.md).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+name=${KUBIYA_SIGNING_NAME:-kubiya-runners test signing key}
+export GNUPGHOME=$STATE/gnupg
+umask 077
+mkdir -p "$GNUPGHOME" "$STATE/keyring"
+if [[ ! -s $STATE/keyring/secring.gpg ]]; then
+  gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
+    --quick-gen-key "$name <release@kubiya-runners.invalid>" rsa3072 sign 30d 2>/dev/null
+  gpg --batch --quiet --export-secret-keys >"$STATE/keyring/secring.gpg"
+  gpg --batch --quiet --export >"$STATE/keyring/pubring.gpg"
+  gpgconf --kill gpg-agent 2>/dev/null || true
+fi
+echo "$name"

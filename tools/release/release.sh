@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# make release VERSION=x.y.z -- everything a release publishes, into dist/, from a clean tree.
+#
+# Refuses (before building anything): a dirty work tree; a VERSION that is not semver or not
+# galaxy.yml's version; a git tag v<VERSION> that exists; a chart version that already exists
+# in the registry (RELEASE_REGISTRY); changelog fragments that do not lint.
+# Then: collection tarball (make build), galaxy-importer on it, CHANGELOG preview, the
+# execution-environment build context (ansible-builder create), the image list (make images),
+# the chart packaged with provenance (helm package --sign) and, with RELEASE_REGISTRY,
+# pushed there (helm push), and dist/SHA256SUMS.
+#
+# Environment:
+#   RELEASE_REGISTRY      host[:port]/project of the OCI chart registry (empty: package only)
+#   RELEASE_REGISTRY_CA   CA file of that registry (helm --ca-file); log in first with
+#                         `helm registry login` (HELM_REGISTRY_CONFIG is honoured)
+#   RELEASE_SIGN_KEY      name of the GPG key that signs the chart (helm package --key)
+#   RELEASE_SIGN_KEYRING  legacy secret keyring holding it (gpg --export-secret-keys)
+#   RELEASE_UNSIGNED=1    allow an unsigned chart (local trials only; never for a push)
+#   DIST                  output directory (default <repo>/dist)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+repo=$PWD
+version=${1:-}
+dist=${DIST:-$repo/dist}
+chart=charts/kubiya-runner
+started=$SECONDS
+log() { printf '[release] %s\n' "$*" >&2; }
+die() { printf '[release] refused: %s\n' "$*" >&2; exit 1; }
+
+[[ $version =~ ^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$ ]] \
+  || die "VERSION '$version' is not semver x.y.z (make release VERSION=x.y.z)"
+
+# --- refusals: nothing is built before these pass -----------------------------------------
+dirty=$(git status --porcelain --untracked-files=normal)
+[[ -z $dirty ]] || die "the work tree is not clean (commit or remove first):
+$(head -20 <<<"$dirty")"
+galaxy_version=$(python3 -c 'import sys,yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])' 2>/dev/null \
+  || sed -n 's/^version: *//p' galaxy.yml)
+[[ $galaxy_version == "$version" ]] \
+  || die "VERSION $version is not galaxy.yml's version ($galaxy_version); bump galaxy.yml in the release pull request first"
+if git rev-parse -q --verify "refs/tags/v$version" >/dev/null; then
+  die "version $version exists: git tag v$version ($(git rev-parse --short "v$version"))"
+fi
+chart_name=$(sed -n 's/^name: *//p' $chart/Chart.yaml)
+chart_version=$(sed -n 's/^version: *//p' $chart/Chart.yaml)
+ca_args=()
+[[ -n ${RELEASE_REGISTRY_CA:-} ]] && ca_args=(--ca-file "$RELEASE_REGISTRY_CA")
+if [[ -n ${RELEASE_REGISTRY:-} ]]; then
+  if out=$(helm show chart "oci://$RELEASE_REGISTRY/$chart_name" --version "$chart_version" "${ca_args[@]}" 2>&1); then
+    die "chart $chart_name $chart_version exists in oci://$RELEASE_REGISTRY already; bump $chart/Chart.yaml's version"
+  elif ! grep -qE ': not found|manifest unknown' <<<"$out"; then
+    die "cannot ask oci://$RELEASE_REGISTRY whether $chart_name $chart_version exists: $(tail -1 <<<"$out")"
+  fi
+  [[ -n ${RELEASE_SIGN_KEY:-} ]] || die "RELEASE_REGISTRY is set but RELEASE_SIGN_KEY is not: pushed charts are signed"
+fi
+if [[ -z ${RELEASE_SIGN_KEY:-} && ${RELEASE_UNSIGNED:-} != 1 ]]; then
+  die "RELEASE_SIGN_KEY/RELEASE_SIGN_KEYRING unset (sign the chart) -- RELEASE_UNSIGNED=1 for a local trial"
+fi
+grep -q "^## $chart_version" $chart/CHANGELOG.md \
+  || die "$chart/CHANGELOG.md has no '## $chart_version' section for the chart version being released"
+antsibull-changelog lint || die "changelog fragments do not lint (antsibull-changelog lint)"
+
+# --- build --------------------------------------------------------------------------------
+mkdir -p "$dist"
+rm -rf "$dist/ee-context" "$dist/release"
+step() { log "$1 ($((SECONDS - started)) s)"; }
+step "collection tarball"
+make --no-print-directory build DIST="$dist" >/dev/null
+tarball=$dist/kubiya-runners-$version.tar.gz
+[[ -f $tarball ]] || die "make build did not produce $tarball"
+
+step "galaxy-importer"
+make --no-print-directory galaxy-importer TARBALL="$tarball" IMPORTER_LOG="$dist/galaxy-importer.log" >/dev/null \
+  || die "galaxy-importer found errors in $tarball: $dist/galaxy-importer.log"
+
+step "changelog preview"
+tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
+git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$tmp"
+(cd "$tmp" && antsibull-changelog release --version "$version" >/dev/null && cp CHANGELOG.md "$dist/CHANGELOG-$version.md")
+
+step "execution environment context"
+ansible-builder create -f execution-environment.yml -c "$dist/ee-context" --output-filename Containerfile >/dev/null
+
+step "image list"
+make --no-print-directory images DIST="$dist" >/dev/null
+
+step "chart package"
+mkdir -p "$dist/release"
+sign=()
+[[ -n ${RELEASE_SIGN_KEY:-} ]] && sign=(--sign --key "$RELEASE_SIGN_KEY" --keyring "${RELEASE_SIGN_KEYRING:?RELEASE_SIGN_KEYRING}")
+helm package "$tmp/$chart" --destination "$dist/release" "${sign[@]}" >/dev/null
+archive=$dist/release/$chart_name-$chart_version.tgz
+if [[ -n ${RELEASE_REGISTRY:-} ]]; then
+  step "chart push"
+  helm push "$archive" "oci://$RELEASE_REGISTRY" "${ca_args[@]}" 2>&1 | sed 's/^/[release]   /' >&2
+fi
+(cd "$dist" && sha256sum "kubiya-runners-$version.tar.gz" images.json images.txt "CHANGELOG-$version.md" \
+  release/* >SHA256SUMS)
+log "done in $((SECONDS - started)) s: $tarball, $archive${RELEASE_REGISTRY:+ (pushed to oci://$RELEASE_REGISTRY)}, $dist/ee-context, $dist/images.json"
