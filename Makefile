@@ -80,11 +80,17 @@ sanity: ## ansible-test sanity on a copy at ansible_collections/kubiya/runners
 	cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no \
 	  --skip-test shellcheck $(SANITY_ARGS)
 
-pytest: ## all pytest suites (unit, chart, local cluster, integration)
-	pytest $(PYTEST_ARGS)
+# pytest-xdist: PYTEST_WORKERS processes, `--dist loadgroup` (tests sharing a fixed port,
+# namespace or the central side carry an xdist_group: tests/conftest.py, XDIST_GROUPS);
+# one worker starts the cluster/central side for all. PYTEST_WORKERS=0: serial.
+PYTEST_WORKERS ?= 3
+PYTEST_XDIST = $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup)
+
+pytest: ## all pytest suites (unit, chart, local cluster, integration), PYTEST_WORKERS=3 in parallel
+	pytest $(PYTEST_XDIST) --durations=25 $(PYTEST_ARGS)
 
 unit: ## only the tests that need no cluster
-	pytest tests/unit $(PYTEST_ARGS)
+	pytest $(PYTEST_XDIST) tests/unit $(PYTEST_ARGS)
 
 cluster-up: tools ## start the local control plane (etcd, apiserver, controllers, kwok)
 	tests/cluster/up.sh
