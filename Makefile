@@ -29,7 +29,7 @@ DEMO_ENV = KUBECONFIG=$(DEMO_CLUSTER_DIR)/kubeconfig KUBIYA_DEMO_PIPELINE_DIR=$(
   KUBIYA_VAULT_PASSWORD=kubiya-example-vault \
   ANSIBLE_VAULT_PASSWORD_FILE=$(REPO)/inventories/example/vault-pass-client.sh
 
-.PHONY: help setup venv tools test lint yamllint ansible-lint ruff sanity pytest unit \
+.PHONY: help setup venv tools test lint yamllint ansible-lint ruff sanity pytest unit bench \
         cluster-up cluster-down cluster-status central-up central-down build package-chart new-customer demo demo-down clean
 
 help: ## list the targets
@@ -56,7 +56,17 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn $(REPO) $@
 
-test: setup lint sanity pytest ## every gate: yamllint, ansible-lint, ruff, ansible-test sanity, pytest
+# Each gate's wall time is printed. Serial by default, stopping at the first failing gate;
+# TEST_PARALLEL=1 runs lint+sanity (CPU-bound) beside pytest (mostly waiting on the
+# apiserver and helm) and fails if any gate failed (their log: .build/test-static.log).
+test: setup ## every gate: yamllint, ansible-lint, ruff, ansible-test sanity, pytest (TEST_PARALLEL=1: static gates beside pytest)
+	@gate() { local s=$$(date +%s) rc=0; $(MAKE) --no-print-directory "$$1" || rc=$$?; \
+	  echo "make test: gate $$1 $$( ((rc)) && echo FAILED || echo passed) in $$(( $$(date +%s) - s )) s"; return $$rc; }; \
+	if [ "$(TEST_PARALLEL)" = 1 ]; then \
+	  mkdir -p .build; { gate lint && gate sanity; } > .build/test-static.log 2>&1 & static=$$!; \
+	  rc=0; gate pytest || rc=$$?; src=0; wait $$static || src=$$?; \
+	  cat .build/test-static.log; exit $$(( rc || src )); \
+	else gate lint && gate sanity && gate pytest; fi
 
 lint: yamllint ansible-lint ruff ## YAML, Ansible and Python lint
 
@@ -84,11 +94,24 @@ sanity: ## ansible-test sanity on a copy at ansible_collections/kubiya/runners
 	cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no \
 	  --skip-test shellcheck $(SANITY_ARGS)
 
-pytest: ## all pytest suites (unit, chart, local cluster, integration)
-	pytest $(PYTEST_ARGS)
+# pytest-xdist: PYTEST_WORKERS processes, `--dist loadgroup` (tests sharing a fixed port,
+# namespace or the central side carry an xdist_group: tests/conftest.py, XDIST_GROUPS);
+# one worker starts the cluster/central side for all. PYTEST_WORKERS=0: serial.
+PYTEST_WORKERS ?= 3
+PYTEST_XDIST = $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup)
+
+pytest: ## all pytest suites (unit, chart, local cluster, integration), PYTEST_WORKERS=3 in parallel
+	pytest $(PYTEST_XDIST) --durations=25 $(PYTEST_ARGS)
+
+# Side by side on the local control plane: bare helm, our deploy+verify (health window at its
+# default and at 0), the idempotent re-run, verify, remove; median/min/max of BENCH_RUNS.
+# BENCH_ARGS: --fleet 1,5,20 [--forks N], --profile, --only verify, --prefix, --json FILE.
+BENCH_RUNS ?= 3
+bench: setup ## time deploy+verify against bare helm on the local cluster (tools/bench/bench.py)
+	KUBECONFIG=$(or $(KUBECONFIG),$(DEMO_CLUSTER_DIR)/kubeconfig) $(PY) tools/bench/bench.py --runs $(BENCH_RUNS) $(BENCH_ARGS)
 
 unit: ## only the tests that need no cluster
-	pytest tests/unit $(PYTEST_ARGS)
+	pytest $(PYTEST_XDIST) tests/unit $(PYTEST_ARGS)
 
 cluster-up: tools ## start the local control plane (etcd, apiserver, controllers, kwok)
 	tests/cluster/up.sh

@@ -7,12 +7,20 @@
 - ``namespace``: a fresh namespace per test, deleted afterwards.
 - ``run_module``: a module of this collection run as a real process (testlib.run_module);
   ``cluster.run_module(...)`` runs one against the cluster.
+
+With pytest-xdist (``-n N``, ``make test`` uses ``--dist loadgroup``): exactly one worker
+starts the cluster (and the central side), under a file lock in a directory the controller
+shares with its workers; no worker stops them, the controller does at the end of the run
+(testlib.start_once). Tests that share a fixed resource are pinned to one worker by an
+``xdist_group`` mark (``XDIST_GROUPS`` below).
 """
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +32,8 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 # pylint: disable=wrong-import-position
-from testlib import CLUSTER_DIR, REPO, ModuleRun, base_env, ensure_collection_on_path  # noqa: E402
+from testlib import (CLUSTER_DIR, REPO, XDIST_SHARED_KEY, ModuleRun, base_env,  # noqa: E402
+                     ensure_collection_on_path, start_once, started_by_run, xdist_shared_dir)
 from testlib import run_module as _run_module  # noqa: E402
 
 ensure_collection_on_path()
@@ -54,24 +63,89 @@ def _running() -> bool:
     return (CLUSTER_DIR / "pids").is_dir() and any((CLUSTER_DIR / "pids").iterdir())
 
 
+def _cluster_up() -> bool:
+    """Start the local control plane; True if this call started it."""
+    was_running = _running()
+    up = subprocess.run([str(REPO / "tests" / "cluster" / "up.sh")], text=True,
+                        capture_output=True, env=base_env(), timeout=3600, check=False)
+    if up.returncode != 0:
+        pytest.fail(f"tests/cluster/up.sh failed:\n{up.stderr[-4000:]}")
+    return not was_running
+
+
+def _cluster_down() -> None:
+    subprocess.run([str(REPO / "tests" / "cluster" / "down.sh")], env=base_env(),
+                   capture_output=True, timeout=120, check=False)
+
+
 @pytest.fixture(scope="session")
-def cluster() -> Cluster:
+def cluster(request) -> Cluster:
     if os.environ.get("KUBIYA_EXISTING_CLUSTER") == "1":
         kubeconfig = os.environ.get("KUBECONFIG")
         if not kubeconfig:
             pytest.fail("KUBIYA_EXISTING_CLUSTER=1 needs KUBECONFIG to name the cluster to use")
         yield Cluster(Path(kubeconfig), base_env(KUBECONFIG=kubeconfig))
         return
-    was_running = _running()
-    up = subprocess.run([str(REPO / "tests" / "cluster" / "up.sh")], text=True,
-                        capture_output=True, env=base_env(), timeout=3600, check=False)
-    if up.returncode != 0:
-        pytest.fail(f"tests/cluster/up.sh failed:\n{up.stderr[-4000:]}")
     kubeconfig = CLUSTER_DIR / "kubeconfig"
+    shared = xdist_shared_dir(request.config)
+    if shared is not None:  # an xdist worker: one worker starts it, the controller stops it
+        start_once(shared, "cluster", _cluster_up)
+        yield Cluster(kubeconfig, base_env(KUBECONFIG=str(kubeconfig)))
+        return
+    started = _cluster_up()
     yield Cluster(kubeconfig, base_env(KUBECONFIG=str(kubeconfig)))
-    if not was_running and os.environ.get("KUBIYA_KEEP_CLUSTER") != "1":
-        subprocess.run([str(REPO / "tests" / "cluster" / "down.sh")], env=base_env(),
-                       capture_output=True, timeout=120, check=False)
+    if started and os.environ.get("KUBIYA_KEEP_CLUSTER") != "1":
+        _cluster_down()
+
+
+# --- pytest-xdist ----------------------------------------------------------------------
+# Tests that share a fixed resource run on one worker (`--dist loadgroup`). By file:
+XDIST_GROUPS = {
+    # a second, throw-away cluster on fixed ports 26443-26446 / 33790-33792
+    "tests/cluster/test_harness_lifecycle.py": "harness-lifecycle",
+    # its own central side on fixed ports 39190-39192
+    "tests/central/test_scripts.py": "central-scripts",
+    # fixed namespaces (molecule-default, molecule-upgrade-rollback, ...) and molecule's state
+    "tests/integration/runner/test_molecule.py": "molecule",
+}
+# By fixture: every test of the session's central side (127.0.0.1:39090-39092) runs on one
+# worker, because tests/integration/metrics_delivery/test_delivery_live.py stops and restarts
+# its token endpoint; another worker's test would see it gone.
+XDIST_FIXTURE_GROUPS = {"central": "central"}
+
+
+def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = XDIST_GROUPS.get(Path(str(item.fspath)).relative_to(REPO).as_posix())
+        if group is None:
+            group = next((g for f, g in XDIST_FIXTURE_GROUPS.items()
+                          if f in getattr(item, "fixturenames", ())), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist controller: hand the run's shared directory (one per run) to each worker."""
+    if getattr(node.config, "kubiya_shared_dir", None) is None:
+        node.config.kubiya_shared_dir = tempfile.mkdtemp(prefix="kubiya-xdist-")
+    node.workerinput[XDIST_SHARED_KEY] = node.config.kubiya_shared_dir
+
+
+def pytest_unconfigure(config):
+    """xdist controller, after every worker finished: stop what a worker started."""
+    shared = getattr(config, "kubiya_shared_dir", None)
+    if shared is None:
+        return
+    shared = Path(shared)
+    if started_by_run(shared, "central") and os.environ.get("KUBIYA_KEEP_CENTRAL") != "1":
+        from central.fixtures import stop_central  # pylint: disable=import-outside-toplevel
+        stop_central()
+    if started_by_run(shared, "cluster") and os.environ.get("KUBIYA_KEEP_CLUSTER") != "1":
+        _cluster_down()
+    shutil.rmtree(shared, ignore_errors=True)
 
 
 @pytest.fixture

@@ -140,3 +140,37 @@ def run_adhoc(module: str, args: dict, *, check_mode: bool = False, timeout: flo
     found = _ADHOC_RESULT.search(proc.stdout)
     result = json.loads(proc.stdout[found.end():]) if found else {}
     return AdhocRun(proc.returncode, found.group(1) if found else None, result, elapsed, proc.stdout, proc.stderr)
+# --- pytest-xdist: session resources shared by the workers of one run --------------------
+# The controller creates one directory per run and hands it to every worker
+# (tests/conftest.py, pytest_configure_node). A worker that needs the cluster or the
+# central side takes the resource's file lock there: the first one starts it and writes a
+# marker, the others find the marker and use what runs. Workers never stop a shared
+# resource (another worker may still use it); the controller stops what a worker started
+# once every worker has finished (tests/conftest.py, pytest_unconfigure).
+XDIST_SHARED_KEY = "kubiya_shared_dir"
+
+
+def xdist_shared_dir(config) -> Path | None:
+    """The run's shared directory when this process is an xdist worker, else None."""
+    workerinput = getattr(config, "workerinput", None)
+    if not workerinput or XDIST_SHARED_KEY not in workerinput:
+        return None
+    return Path(workerinput[XDIST_SHARED_KEY])
+
+
+def start_once(shared: Path, name: str, start) -> None:
+    """Run ``start() -> bool (True: we started it, False: it was already running)`` in exactly
+    one worker of the run; record in ``<shared>/<name>.up`` whether the run must stop it."""
+    from filelock import FileLock  # pylint: disable=import-outside-toplevel
+
+    marker = shared / f"{name}.up"
+    with FileLock(str(shared / f"{name}.lock")):
+        if marker.exists():
+            return
+        started = start()
+        marker.write_text("started" if started else "was-running")
+
+
+def started_by_run(shared: Path, name: str) -> bool:
+    marker = shared / f"{name}.up"
+    return marker.exists() and marker.read_text() == "started"

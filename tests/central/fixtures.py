@@ -17,6 +17,7 @@ import time
 import pytest
 
 from central import client, settings
+from testlib import start_once, xdist_shared_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -110,18 +111,34 @@ def _running(state_dir):
     return os.path.isdir(pids) and bool(os.listdir(pids))
 
 
+def _central_up(state_dir):
+    """Start the central side (up.sh is idempotent); True if this call started it."""
+    was_running = _running(state_dir)
+    env = dict(os.environ, KUBIYA_CENTRAL_DIR=state_dir)
+    env.setdefault("KUBIYA_CENTRAL_PYTHON", sys.executable)
+    up = subprocess.run([os.path.join(HERE, "up.sh")], env=env, text=True,
+                        capture_output=True, timeout=120, check=False)
+    if up.returncode != 0:
+        pytest.fail("tests/central/up.sh failed:\n%s" % up.stderr[-4000:])
+    return not was_running
+
+
+def stop_central():
+    """Stop the central side of settings.state_dir() (the xdist controller, at the end)."""
+    Central(settings.state_dir()).script("down.sh", check=False)
+
+
 @pytest.fixture(scope="session")
-def central():
+def central(request):
     state_dir = settings.state_dir()
+    shared = xdist_shared_dir(request.config)
+    if shared is not None:  # an xdist worker: one worker starts it, the controller stops it
+        start_once(shared, "central", lambda: _central_up(state_dir))
+        yield Central(state_dir)
+        return
     if _SESSION["central"] is None:
-        was_running = _running(state_dir)
-        env = dict(os.environ, KUBIYA_CENTRAL_DIR=state_dir)
-        env.setdefault("KUBIYA_CENTRAL_PYTHON", sys.executable)
-        up = subprocess.run([os.path.join(HERE, "up.sh")], env=env, text=True,
-                            capture_output=True, timeout=120, check=False)
-        if up.returncode != 0:
-            pytest.fail("tests/central/up.sh failed:\n%s" % up.stderr[-4000:])
-        _SESSION.update(central=Central(state_dir), started=not was_running)
+        started = _central_up(state_dir)
+        _SESSION.update(central=Central(state_dir), started=started)
     _SESSION["users"] += 1
     try:
         yield _SESSION["central"]
