@@ -51,8 +51,6 @@ except ImportError:  # pragma: no cover - kubernetes.core is a dependency of the
     AUTH_ARG_SPEC = {}
 
 try:
-    import kubernetes  # noqa: F401
-    import kubernetes.config
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config import kube_config
     import urllib3

@@ -25,6 +25,7 @@ def Server(behave):
     srv = _Server(answer)
     return srv
 
+
 OK = {"kind": "ServiceAccountList", "metadata": {}, "items": []}
 
 
