@@ -90,6 +90,9 @@ sanity: ## ansible-test sanity on a copy at ansible_collections/kubiya/runners
 	# check them; ansible-test's yamllint is told to skip them in the copy.
 	cd $(SANITY_ROOT) && mkdir -p tests/sanity && find charts -path '*/templates/*' -name '*.yaml' \
 	  | sort | sed 's/$$/ yamllint!skip/' >> tests/sanity/ignore-2.19.txt
+	# kubernetes.core (doc fragment, module_utils) next to the copy, where ansible-test looks
+	rm -rf $(SANITY_ROOT)/../../kubernetes/core && mkdir -p $(SANITY_ROOT)/../../kubernetes
+	cp -r "$$($(PY) -c 'import os, ansible_collections.kubernetes.core.plugins.module_utils as m; print(os.path.dirname(os.path.dirname(os.path.dirname(m.__file__))))')" $(SANITY_ROOT)/../../kubernetes/core
 	install -D -m 0644 tools/ansible-test-get-pip.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
 	cd $(SANITY_ROOT) && ansible-test sanity --venv --python 3.11 --color no \
 	  --skip-test shellcheck $(SANITY_ARGS)

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Health of a runner release, computed from plain Kubernetes object dicts.
 
-No I/O here: :func:`evaluate` takes the Pods, Deployments, StatefulSets and Jobs of a
+:func:`watch` is the module's polling loop (the API client is passed in: anything with
+``list_items(path, label_selector=...)``, e.g. kube.KubeClient). The rest does no I/O: :func:`evaluate` takes the Pods, Deployments, StatefulSets and Jobs of a
 release (as the API server returns them) and, optionally, the container restart counts
 seen at the start of a check window, and returns one entry per component with its
 problems. :func:`report_lines` renders the fixed-width table the module prints.
@@ -20,6 +21,9 @@ Rules (what "healthy" means, issue 5):
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import math
+import time
 
 COMPONENT_LABEL = 'app.kubernetes.io/component'
 NAME_LABEL = 'app.kubernetes.io/name'
@@ -337,3 +341,81 @@ def summarize(components, problems, window, requested_window=None):
     if problems:
         text += ', %d problem(s)' % len(problems)
     return text
+
+
+# kind, apiVersion, plural of the objects a release is judged by
+KINDS = (
+    ('Pod', 'v1', 'pods'),
+    ('Deployment', 'apps/v1', 'deployments'),
+    ('StatefulSet', 'apps/v1', 'statefulsets'),
+    ('Job', 'batch/v1', 'jobs'),
+    ('CronJob', 'batch/v1', 'cronjobs'),
+)
+
+
+def _collection_path(api_version, plural, namespace):
+    prefix = '/api/%s' % api_version if '/' not in api_version else '/apis/%s' % api_version
+    return '%s/namespaces/%s/%s' % (prefix, namespace, plural)
+
+
+def fetch(client, namespace, selector):
+    """``{kind: [objects]}`` of the release; list items get their ``kind`` back."""
+    found = {}
+    for kind, version, plural in KINDS:
+        items = client.list_items(_collection_path(version, plural, namespace), label_selector=selector)
+        for item in items:
+            item.setdefault('kind', kind)
+        found[kind] = items
+    return found
+
+
+def watch(client, namespace, release=None, label_selector=None, expected_components=(), wait_timeout=0,
+          window=10, interval=2, deadline=None, clock=time.monotonic, sleep=time.sleep):
+    """Wait up to ``wait_timeout`` s for the release to settle, watch restart counts for
+    ``window`` s, judge it: the runner_health module's result (without ``failed``).
+
+    ``deadline`` (a retry.Deadline over wait_timeout + window): when slow API calls of the
+    wait phase used part of the window's time, the window shrinks to what is left, so the
+    documented bound wait_timeout + window + request_timeout holds.
+    """
+    selector = label_selector or '%s=%s' % (INSTANCE_LABEL, release)
+    started = clock()
+    ends = started + max(0, wait_timeout)
+    found = fetch(client, namespace, selector)
+    while wait_timeout > 0 and clock() < ends:
+        if found['Pod'] and is_settled(found['Pod'], found['Deployment'], found['StatefulSet']):
+            break
+        sleep(min(interval, max(0.0, ends - clock())))
+        found = fetch(client, namespace, selector)
+    waited = round(clock() - started, 1)
+
+    before = None
+    requested_window = window
+    if window > 0:
+        before = restart_snapshot(found['Pod'])
+        if deadline is not None and deadline.remaining() < window:
+            window = max(0.0, math.floor(deadline.remaining() * 10) / 10)
+        sleep(window)
+        found = fetch(client, namespace, selector)
+
+    components, problems = evaluate(found['Pod'], found['Deployment'], found['StatefulSet'],
+                                    found['Job'], restarts_before=before, cronjobs=found['CronJob'])
+    present = set(entry['component'] for entry in components)
+    for name in expected_components:
+        if name not in present:
+            problems.append('%s: no Pod, Deployment, StatefulSet, Job or CronJob of this component (selector %s)'
+                            % (name, selector))
+    if not components:
+        problems.append('no Pod, Deployment, StatefulSet, Job or CronJob matches %s in namespace %s' % (selector, namespace))
+    return dict(
+        changed=False,
+        healthy=not problems,
+        components=components,
+        problems=problems,
+        report=report_lines(components, problems),
+        summary=summarize(components, problems, window,
+                          requested_window=requested_window if window != requested_window else None),
+        waited=waited,
+        window=window,
+        selector=selector,
+    )

@@ -14,7 +14,7 @@
   a wall-clock limit. Socket timeouts bound each read, not a whole exchange: a
   server that trickles one byte per second never trips them.
 
-Used by prometheus.py/auth.py (through transport.py) and k8s_client.py.
+Used by prometheus.py/auth.py (through transport.py) and kube.py.
 """
 
 from __future__ import absolute_import, division, print_function

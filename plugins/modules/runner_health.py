@@ -29,7 +29,8 @@ description:
   - It returns within O(wait_timeout) + O(window) + O(request_timeout) seconds; API answers HTTP 429
     (and 5xx) are retried with backoff, honouring C(Retry-After), within that time.
 extends_documentation_fragment:
-  - kubiya.runners.k8s_auth
+  - kubernetes.core.k8s_auth_options
+  - kubiya.runners.k8s_request
 options:
   namespace:
     description:
@@ -201,18 +202,14 @@ selector:
   sample: app.kubernetes.io/instance=kubiya-runner
 """
 
-import math
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubiya.runners.plugins.module_utils import health, retry, validate
-from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
+from ansible_collections.kubiya.runners.plugins.module_utils.kube import (
     K8S_AUTH_ARG_SPEC,
     K8S_NUMBERS,
-    K8sClient,
     K8sError,
-    api_path,
+    KubeClient,
 )
 
 # option -> validate.number() rules; 0 means "do not wait" / "skip the restart check"
@@ -222,75 +219,6 @@ NUMBERS = dict(
     interval=dict(maximum=3600),
 )
 NUMBERS.update(K8S_NUMBERS)
-
-KINDS = (
-    ('Pod', 'v1', 'pods'),
-    ('Deployment', 'apps/v1', 'deployments'),
-    ('StatefulSet', 'apps/v1', 'statefulsets'),
-    ('Job', 'batch/v1', 'jobs'),
-    ('CronJob', 'batch/v1', 'cronjobs'),
-)
-
-
-def fetch(client, namespace, selector):
-    """``{kind: [objects]}`` of the release; list items get their ``kind`` back."""
-    found = {}
-    for kind, version, plural in KINDS:
-        items = client.list_items(api_path(version, plural, namespace), label_selector=selector)
-        for item in items:
-            item.setdefault('kind', kind)
-        found[kind] = items
-    return found
-
-
-def run(module, client, clock=time.monotonic, sleep=time.sleep):
-    params = module.params
-    namespace = params['namespace']
-    selector = params['label_selector'] or '%s=%s' % (health.INSTANCE_LABEL, params['release'])
-    started = clock()
-    deadline = started + max(0, params['wait_timeout'])
-    found = fetch(client, namespace, selector)
-    while params['wait_timeout'] > 0 and clock() < deadline:
-        if found['Pod'] and health.is_settled(found['Pod'], found['Deployment'], found['StatefulSet']):
-            break
-        sleep(min(params['interval'], max(0.0, deadline - clock())))
-        found = fetch(client, namespace, selector)
-    waited = round(clock() - started, 1)
-
-    before = None
-    window = params['window']
-    if window > 0:
-        before = health.restart_snapshot(found['Pod'])
-        budget = getattr(client, 'deadline', None)
-        if budget is not None and budget.remaining() < window:
-            # slow API calls in the wait phase used part of the window's time: watch for
-            # what is left, so the documented bound wait_timeout + window + request_timeout holds
-            window = max(0.0, math.floor(budget.remaining() * 10) / 10)
-        sleep(window)
-        found = fetch(client, namespace, selector)
-
-    components, problems = health.evaluate(found['Pod'], found['Deployment'], found['StatefulSet'],
-                                           found['Job'], restarts_before=before, cronjobs=found['CronJob'])
-    present = set(entry['component'] for entry in components)
-    for name in params['expected_components']:
-        if name not in present:
-            problems.append('%s: no Pod, Deployment, StatefulSet, Job or CronJob of this component (selector %s)'
-                            % (name, selector))
-    if not components:
-        problems.append('no Pod, Deployment, StatefulSet, Job or CronJob matches %s in namespace %s' % (selector, namespace))
-    report = health.report_lines(components, problems)
-    return dict(
-        changed=False,
-        healthy=not problems,
-        components=components,
-        problems=problems,
-        report=report,
-        summary=health.summarize(components, problems, window,
-                                 requested_window=params['window'] if window != params['window'] else None),
-        waited=waited,
-        window=window,
-        selector=selector,
-    )
 
 
 def main():
@@ -319,12 +247,16 @@ def main():
             validate.helm_release(module.params['release'], 'release')
     except ValueError as exc:
         module.fail_json(msg=str(exc))
+    params = module.params
     try:
-        client = K8sClient.from_params(module.params)
         # every API call, retries included, ends by wait_timeout + window + request_timeout
-        client.deadline = retry.Deadline(module.params['wait_timeout'] + module.params['window'],
-                                         client.timeout)
-        result = run(module, client)
+        deadline = retry.Deadline(params['wait_timeout'] + params['window'], params['request_timeout'])
+        client = KubeClient.from_params(params, deadline=deadline)
+        result = health.watch(client, params['namespace'], release=params['release'],
+                              label_selector=params['label_selector'],
+                              expected_components=params['expected_components'],
+                              wait_timeout=params['wait_timeout'], window=params['window'],
+                              interval=params['interval'], deadline=deadline)
     except K8sError as exc:
         module.fail_json(msg='runner_health: %s' % exc.msg, status=exc.status)
     if result['problems'] and module.params['fail_on_unhealthy']:

@@ -49,7 +49,8 @@ description:
     ClusterRoles) over the Roles, ClusterRoles, bindings and ServiceAccounts they contain.
   - The module only reads; it never changes anything and reports RV(ignore:changed=false).
 extends_documentation_fragment:
-  - kubiya.runners.k8s_auth
+  - kubernetes.core.k8s_auth_options
+  - kubiya.runners.k8s_request
   - ansible.builtin.action_common_attributes
 options:
   namespace:
@@ -65,18 +66,18 @@ options:
     required: true
   matrix:
     description:
-      - The permission matrix, as the path of a C(permissions.yaml) file (absolute or relative to the working
-        directory of the module; C(~) is not expanded) or as the parsed dictionary.
+      - The permission matrix, as the path of a C(permissions.yaml) file or as the parsed dictionary.
+      - A path is resolved and read on the controller by the module's action plugin, like a C(src) file -
+        absolute, or relative to the role's or playbook's C(files) directory and the playbook directory; a
+        missing file or an invalid matrix is an error naming the path before the module runs.
       - Format (see the collection's C(docs/permission-matrix.md)) - C(serviceAccounts) maps each component to
         C(automountToken) and its namespaced C(rules) (PolicyRules); C(forbidden) lists probes
         C({verb, group, resource, subresource, name, namespace}) that must be denied for every ServiceAccount;
         C(optional) lists opt-in cluster-scoped rights (C(component) or C(components), C(rules), C(enabledBy));
         C(acceptedRisks) maps a component to the escalation risks accepted by design, each C({risk, reason}) and
         optionally C(optional) (the risk comes with that opt-in right).
-      - When not given, C(charts/kubiya-runner/permissions.yaml) of the installed C(kubiya.runners) collection is
-        used; it is searched for in E(ANSIBLE_COLLECTIONS_PATH), C(~/.ansible/collections),
-        C(/usr/share/ansible/collections) and the Python path of the host the module runs on (normally the
-        controller). Pass the path explicitly when the module runs elsewhere.
+      - When not given, the action plugin uses C(charts/kubiya-runner/permissions.yaml) of the C(kubiya.runners)
+        collection it belongs to (on the controller).
     type: raw
   components:
     description:
@@ -223,7 +224,7 @@ mode:
   type: str
   sample: live
 matrix_path:
-  description: File the matrix was read from; empty when O(matrix) was a dictionary.
+  description: File the matrix was read from (on the controller); empty when O(matrix) was a dictionary.
   returned: success
   type: str
   sample: /usr/share/ansible/collections/ansible_collections/kubiya/runners/charts/kubiya-runner/permissions.yaml
@@ -515,142 +516,31 @@ report:
     - "r-agent-manager agent-manager  ok             12 checks passed"
 """
 
-import os
-import sys
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.kubiya.runners.plugins.module_utils import rbac, validate
-from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import (
+from ansible_collections.kubiya.runners.plugins.module_utils.kube import (
     K8S_AUTH_ARG_SPEC,
     K8S_NUMBERS,
-    K8sClient,
     K8sError,
+    KubeClient,
     MissingLibraryError,
 )
-
-try:
-    import yaml
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-except ImportError:  # pragma: no cover
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
-
-MATRIX_IN_COLLECTION = os.path.join('ansible_collections', 'kubiya', 'runners', 'charts', 'kubiya-runner',
-                                    'permissions.yaml')
-MANIFEST_SUFFIXES = ('.yaml', '.yml', '.json')
-
-
-def collection_search_roots():
-    roots = []
-    for var in ('ANSIBLE_COLLECTIONS_PATH', 'ANSIBLE_COLLECTIONS_PATHS'):
-        roots.extend(p for p in os.environ.get(var, '').split(os.pathsep) if p)
-    if os.environ.get('HOME'):
-        roots.append(os.path.join(os.environ['HOME'], '.ansible', 'collections'))
-    roots.append('/usr/share/ansible/collections')
-    roots += [p for p in sys.path if p]
-    return roots
-
-
-def find_default_matrix():
-    for root in collection_search_roots():
-        if os.path.basename(root.rstrip(os.sep)) == 'ansible_collections':
-            root = os.path.dirname(root.rstrip(os.sep))
-        candidate = os.path.join(root, MATRIX_IN_COLLECTION)
-        if os.path.isfile(candidate):
-            return candidate
-    return None
-
-
-def need_yaml(module):
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib('PyYAML'), exception=YAML_IMPORT_ERROR)
-
-
-def read_yaml_file(module, path, what):
-    need_yaml(module)
-    try:
-        with open(path) as handle:
-            return [d for d in yaml.safe_load_all(handle) if d is not None]
-    except (OSError, IOError) as exc:
-        module.fail_json(msg='cannot read %s %s: %s' % (what, path, exc))
-    except yaml.YAMLError as exc:
-        module.fail_json(msg='%s %s is not valid YAML: %s' % (what, path, exc))
-
-
-def parse_yaml_text(module, text, what):
-    need_yaml(module)
-    try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        module.fail_json(msg='%s is not valid YAML: %s' % (what, exc))
+from ansible_collections.kubiya.runners.plugins.module_utils.rbac import manifests
 
 
 def load_matrix(module):
+    """The matrix and the path it was read from ('' for a dictionary)."""
     value = module.params['matrix']
-    path = ''
-    if isinstance(value, dict):
-        data = value
-    else:
-        if value is None:
-            path = find_default_matrix()
-            if not path:
-                module.fail_json(msg='matrix: no path given and %s was not found in any collection path (%s); '
-                                     'pass matrix explicitly' % (MATRIX_IN_COLLECTION,
-                                                                 os.pathsep.join(collection_search_roots()[:4])))
-        elif isinstance(value, str):
-            path = value
-        else:
-            module.fail_json(msg='matrix must be a path or a dictionary, got %s' % type(value).__name__)
-        if not os.path.isfile(path):
-            module.fail_json(msg='matrix: %s does not exist' % path)
-        docs = read_yaml_file(module, path, 'matrix')
-        data = docs[0] if len(docs) == 1 else None
-        if data is None:
-            module.fail_json(msg='matrix: %s must hold exactly one YAML document' % path)
+    if value is None:
+        module.fail_json(msg='matrix: no matrix given; the action plugin passes the collection\'s %s by default '
+                             '(run the module as the task kubiya.runners.sa_permissions) or pass matrix'
+                             % manifests.MATRIX_IN_COLLECTION)
     try:
+        data, path = manifests.matrix_document(value)
         return rbac.load_matrix(data, where=path or 'matrix'), path
-    except rbac.MatrixError as exc:
+    except (manifests.InputError, rbac.MatrixError) as exc:
         module.fail_json(msg=str(exc))
-
-
-def manifest_files(path):
-    if os.path.isfile(path):
-        return [path]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.endswith(MANIFEST_SUFFIXES):
-                found.append(os.path.join(dirpath, name))
-    return found
-
-
-def load_manifests(module, value):
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        docs = []
-        for i, item in enumerate(value):
-            if isinstance(item, dict):
-                docs.append(item)
-            elif isinstance(item, str):
-                docs.extend(parse_yaml_text(module, item, 'manifests[%d]' % i))
-            elif item is not None:
-                module.fail_json(msg='manifests[%d] must be a dictionary or YAML text' % i)
-        return docs
-    if isinstance(value, str):
-        if '\n' not in value and os.path.exists(value):
-            docs = []
-            for path in manifest_files(value):
-                docs.extend(read_yaml_file(module, path, 'manifest'))
-            return docs
-        if '\n' in value or value.lstrip().startswith(('apiVersion', 'kind', '---', '{')):
-            return parse_yaml_text(module, value, 'manifests')
-        module.fail_json(msg='manifests: %s does not exist' % value)
-    module.fail_json(msg='manifests must be a path, YAML text or a list of documents')
 
 
 def main():
@@ -687,6 +577,8 @@ def main():
     namespace = params['namespace']
     release = params['release']
 
+    if not manifests.HAS_YAML:
+        module.fail_json(msg=missing_required_lib('PyYAML'), exception=manifests.YAML_IMPORT_ERROR)
     matrix, matrix_path = load_matrix(module)
     try:
         extra = [rbac.normalize_probe(dict((k, v) for k, v in p.items() if v is not None),
@@ -698,7 +590,10 @@ def main():
     client = None
     if params['manifests'] is not None:
         mode = 'offline'
-        docs = list(rbac.flatten_objects(load_manifests(module, params['manifests'])))
+        try:
+            docs = list(rbac.flatten_objects(manifests.load_manifests(params['manifests'])))
+        except manifests.InputError as exc:
+            module.fail_json(msg=str(exc), mode=mode)
         if not docs:
             module.fail_json(msg='manifests hold no Kubernetes object (did the render fail?)', mode=mode)
         index = rbac.RbacIndex.from_objects(docs, namespace)
@@ -709,7 +604,7 @@ def main():
     else:
         mode = 'live'
         try:
-            client = K8sClient.from_params(params)
+            client = KubeClient.from_params(params)
             index = rbac.fetch_index(client, namespace, release)
         except MissingLibraryError as exc:
             module.fail_json(msg=missing_required_lib('kubernetes'), error=str(exc))

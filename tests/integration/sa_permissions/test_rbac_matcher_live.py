@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.kubiya.runners.plugins.module_utils import rbac
-from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.kubiya.runners.plugins.module_utils.kube import KubeClient
 
 pytestmark = pytest.mark.cluster
 
@@ -46,7 +46,7 @@ def bound_account(cluster, namespace):
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "prop"},
          "subjects": [{"kind": "ServiceAccount", "name": "prop"}]},
     ]))
-    client = K8sClient.from_params({"kubeconfig": str(cluster.kubeconfig)})
+    client = KubeClient.from_params({"kubeconfig": str(cluster.kubeconfig)})
     yield client, namespace
     client.close()
 

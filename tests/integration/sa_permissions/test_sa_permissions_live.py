@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ansible_collections.kubiya.runners.plugins.module_utils import rbac
-from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.kubiya.runners.plugins.module_utils.kube import KubeClient
 from testlib import REPO
 
 pytestmark = pytest.mark.cluster
@@ -155,7 +155,7 @@ def test_offline_matcher_agrees_with_the_api_server(cluster, namespace, cluster_
          "subjects": [{"kind": "Group", "name": "system:serviceaccounts:%s" % namespace}]},
     ]
     apply(cluster, namespace, yaml.safe_dump_all(objs))
-    client = K8sClient.from_params({"kubeconfig": str(cluster.kubeconfig)})
+    client = KubeClient.from_params({"kubeconfig": str(cluster.kubeconfig)})
     try:
         index = rbac.fetch_index(client, namespace, "")
         bindings = index.bindings_for(namespace, "sa")

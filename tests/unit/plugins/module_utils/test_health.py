@@ -6,7 +6,6 @@ import copy
 import pytest
 
 from ansible_collections.kubiya.runners.plugins.module_utils import health, retry
-from ansible_collections.kubiya.runners.plugins.modules import runner_health
 
 RELEASE = "r1"
 
@@ -210,7 +209,7 @@ def test_cronjobs_are_listed_with_their_last_schedule():
             ("image-updater", "CronJob", ready, True)]
 
 
-# --- runner_health.run: the window is cut to the time budget (issue 9) ----------------------
+# --- health.watch (the loop of runner_health): the window is cut to the time budget (issue 9) ----------------------
 class FakeTime:
     def __init__(self):
         self.now = 1000.0
@@ -236,17 +235,16 @@ class SlowClient:
         return [pod("agent-manager-1", "agent-manager")] if "/pods" in path else []
 
 
-class FakeModule:
-    def __init__(self, **params):
-        self.params = dict(namespace="ns1", release=RELEASE, label_selector=None, expected_components=[],
-                           interval=2, **params)
+def watch(client, fake, **params):
+    return health.watch(client, "ns1", release=RELEASE, interval=2, deadline=client.deadline,
+                        clock=fake.clock, sleep=fake.sleep, **params)
 
 
 def test_window_is_cut_to_what_is_left_of_the_time_budget():
     fake = FakeTime()
     # wait_timeout 900 + window 30: the lists of the wait phase take 919 s in all
     client = SlowClient(fake, cost=919 / 5, budget=900 + 30)
-    result = runner_health.run(FakeModule(wait_timeout=900, window=30), client, clock=fake.clock, sleep=fake.sleep)
+    result = watch(client, fake, wait_timeout=900, window=30)
     assert result["window"] == 11.0
     # the final lists start by the soft deadline: the whole run ends by it + their own time
     assert fake.now - 1000.0 == pytest.approx(919 + 11 + 919)
@@ -259,7 +257,7 @@ def test_window_is_cut_to_what_is_left_of_the_time_budget():
 def test_window_runs_in_full_when_the_budget_allows_it():
     fake = FakeTime()
     client = SlowClient(fake, cost=0.1, budget=900 + 30)
-    result = runner_health.run(FakeModule(wait_timeout=900, window=30), client, clock=fake.clock, sleep=fake.sleep)
+    result = watch(client, fake, wait_timeout=900, window=30)
     assert result["window"] == 30
     assert result["summary"] == "1/1 workloads healthy, restart counts checked over 30s"
 
@@ -267,6 +265,6 @@ def test_window_runs_in_full_when_the_budget_allows_it():
 def test_no_time_left_means_a_zero_window_that_says_so():
     fake = FakeTime()
     client = SlowClient(fake, cost=10, budget=5 + 20)
-    result = runner_health.run(FakeModule(wait_timeout=5, window=20), client, clock=fake.clock, sleep=fake.sleep)
+    result = watch(client, fake, wait_timeout=5, window=20)
     assert result["window"] == 0
     assert "restart counts checked over 0.0s (window cut from 20s" in result["summary"]

@@ -1,16 +1,18 @@
-"""Unit tests for plugins/module_utils/k8s_client.py (the API client under sa_permissions),
-against a small real HTTP server in this process: headers, paging, errors, kubeconfig loading."""
+"""Unit tests for plugins/module_utils/kube.py (kubernetes.core's client under sa_permissions and
+runner_health), against a small real HTTP server in this process: headers, paging, errors,
+kubeconfig loading, https-only."""
 from __future__ import annotations
 
 import json
+import time
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ansible_collections.kubiya.runners.plugins.module_utils import k8s_client
-from ansible_collections.kubiya.runners.plugins.module_utils.k8s_client import K8sClient, K8sError
+from ansible_collections.kubiya.runners.plugins.module_utils import kube
+from ansible_collections.kubiya.runners.plugins.module_utils.kube import K8sError, KubeClient
 
 TOKEN = "test-token-not-a-secret"
 
@@ -33,6 +35,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
+        if url.path in kube.DISCOVERY_PATHS:  # the dynamic client's discovery
+            return self._send(200, {"kind": "APIGroupList", "groups": [], "versions": ["v1"]})
         Handler.seen.append(("GET", self.path, self.headers.get("Authorization")))
         if self.headers.get("Authorization") != "Bearer " + TOKEN:
             return self._send(401, {"kind": "Status", "message": "Unauthorized"})
@@ -63,7 +67,7 @@ def server():
 
 
 def test_bearer_token_paging_and_label_selector(server):
-    client = K8sClient.from_params({"host": server, "api_key": TOKEN}, environ={})
+    client = KubeClient.from_params({"host": server, "api_key": TOKEN}, environ={})
     Handler.seen.clear()
     items = client.list_items("/api/v1/namespaces/ns/serviceaccounts", label_selector="app=x")
     assert [i["metadata"]["name"] for i in items] == ["a", "b", "c"]
@@ -73,7 +77,7 @@ def test_bearer_token_paging_and_label_selector(server):
 
 
 def test_post_sends_json_and_returns_the_answer(server):
-    client = K8sClient.from_params({"host": server, "api_key": TOKEN}, environ={})
+    client = KubeClient.from_params({"host": server, "api_key": TOKEN}, environ={})
     answer = client.create("/apis/authorization.k8s.io/v1/subjectaccessreviews",
                            {"spec": {"resourceAttributes": {"verb": "get"}}}, retry=True)
     assert answer["status"]["allowed"] is True
@@ -81,21 +85,20 @@ def test_post_sends_json_and_returns_the_answer(server):
 
 
 def test_api_errors_carry_status_and_message(server):
-    client = K8sClient.from_params({"host": server, "api_key": TOKEN}, environ={})
+    client = KubeClient.from_params({"host": server, "api_key": TOKEN}, environ={})
     with pytest.raises(K8sError) as err:
         client.get("/api/v1/namespaces/ns/serviceaccounts/x")
     assert err.value.status == 404 and 'serviceaccounts "x" not found' in err.value.msg
-    bad = K8sClient.from_params({"host": server, "api_key": "wrong"}, environ={})
+    bad = KubeClient.from_params({"host": server, "api_key": "wrong"}, environ={})
     with pytest.raises(K8sError) as err:
         bad.get("/api/v1/namespaces/ns/serviceaccounts")
     assert err.value.status == 401
 
 
 def test_unreachable_server_is_a_clear_error():
-    client = K8sClient.from_params({"host": "http://127.0.0.1:9", "api_key": TOKEN, "request_timeout": 2},
-                                   environ={})
     with pytest.raises(K8sError) as err:
-        client.get("/version")
+        KubeClient.from_params({"host": "http://127.0.0.1:9", "api_key": TOKEN, "request_timeout": 2},
+                               environ={})
     assert err.value.status is None and "cannot reach the API server http://127.0.0.1:9" in err.value.msg
 
 
@@ -106,19 +109,19 @@ def test_kubeconfig_dict_and_environment_fallback(server):
         "users": [{"name": "u", "user": {"token": TOKEN}}],
         "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
     }
-    client = K8sClient.from_params({"kubeconfig": kubeconfig}, environ={})
+    client = KubeClient.from_params({"kubeconfig": kubeconfig}, environ={})
     assert len(client.list_items("/api/v1/namespaces/ns/serviceaccounts")) == 3
     # K8S_AUTH_* variables fill options that are not given, as in kubernetes.core
     env = {"K8S_AUTH_HOST": server, "K8S_AUTH_API_KEY": TOKEN, "K8S_AUTH_VERIFY_SSL": "no"}
-    auth = k8s_client.auth_params({}, environ=env)
+    auth = kube.auth_params({}, environ=env)
     assert (auth["host"], auth["api_key"], auth["validate_certs"]) == (server, TOKEN, False)
-    client = K8sClient.from_params({}, environ=env)
+    client = KubeClient.from_params({}, environ=env)
     assert client.get("/api/v1/namespaces/ns/serviceaccounts", {"continue": "1"})["items"][0]["metadata"]["name"] == "c"
 
 
 def test_api_path():
-    assert k8s_client.api_path("v1", "pods", "ns", "p") == "/api/v1/namespaces/ns/pods/p"
-    assert k8s_client.api_path("apps/v1", "deployments") == "/apis/apps/v1/deployments"
+    assert kube.api_path("v1", "pods", "ns", "p") == "/api/v1/namespaces/ns/pods/p"
+    assert kube.api_path("apps/v1", "deployments") == "/apis/apps/v1/deployments"
 
 
 # --- credentials never go out unencrypted (issue 9, item 2) ---------------------------------
@@ -146,7 +149,7 @@ def test_a_scheme_other_than_https_is_refused_before_the_token_is_sent(server, s
         params = {"kubeconfig": _kubeconfig(host)}
     Handler.seen.clear()
     with pytest.raises(K8sError) as err:
-        client = K8sClient.from_params(params, environ=env)
+        client = KubeClient.from_params(params, environ=env)
         client.get("/api/v1/namespaces/ns/serviceaccounts")
     assert Handler.seen == []
     assert repr(host) in err.value.msg and "not https" in err.value.msg, err.value.msg
@@ -157,15 +160,43 @@ def test_a_scheme_other_than_https_is_refused_before_the_token_is_sent(server, s
                                   "http://127.0.0.1.nip.io:8080", "http://[::2]:80"])
 def test_plain_http_is_refused_for_a_non_loopback_host(host):
     with pytest.raises(K8sError) as err:
-        K8sClient.from_params({"host": host, "api_key": TOKEN}, environ={})
+        KubeClient.from_params({"host": host, "api_key": TOKEN}, environ={})
     assert repr(host) in err.value.msg and "only for a loopback host" in err.value.msg, err.value.msg
     with pytest.raises(K8sError):
-        K8sClient(host, token=TOKEN)
+        kube.check_host(host)
 
 
 @pytest.mark.parametrize("host", ["http://127.0.0.1:9", "http://127.3.4.5:9", "http://localhost:9",
                                   "http://[::1]:9", "HTTP://LOCALHOST:9", "https://kube.example.com",
                                   "kube.example.com:6443"])
 def test_https_and_loopback_http_are_accepted(host):
-    client = K8sClient(host, token=TOKEN)
-    assert client.scheme in ("http", "https")
+    assert kube.check_host(host).scheme.lower() in ("http", "https")
+
+
+# --- clear errors naming the input; the time budget holds while loading credentials -----------
+def test_a_missing_kubeconfig_or_context_is_named(tmp_path, server):
+    with pytest.raises(K8sError) as err:
+        KubeClient.from_params({"kubeconfig": str(tmp_path / "nope")}, environ={})
+    assert "option kubeconfig" in err.value.msg and "No configuration found" in err.value.msg, err.value.msg
+    Handler.seen.clear()
+    with pytest.raises(K8sError) as err:
+        KubeClient.from_params({"kubeconfig": _kubeconfig(server), "context": "staging"}, environ={})
+    assert "context 'staging'" in err.value.msg and "Expected object with name staging" in err.value.msg
+    assert Handler.seen == []
+
+
+def test_a_hanging_exec_credential_plugin_is_cut_at_the_deadline(tmp_path, server):
+    """An exec plugin (aws eks get-token, gke-gcloud-auth-plugin ...) that hangs must not hold the
+    module: loading the kubeconfig runs within the request timeout."""
+    plugin = tmp_path / "hang.sh"
+    plugin.write_text("#!/bin/sh\nsleep 30\n")
+    plugin.chmod(0o755)
+    kubeconfig = _kubeconfig(server)
+    kubeconfig["users"] = [{"name": "u", "user": {"exec": {
+        "apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(plugin),
+        "interactiveMode": "Never"}}}]
+    started = time.monotonic()
+    with pytest.raises(K8sError) as err:
+        KubeClient.from_params({"kubeconfig": kubeconfig, "request_timeout": 1.5}, environ={})
+    assert time.monotonic() - started < 1.5 + 1.0, err.value.msg
+    assert "no complete answer within" in err.value.msg

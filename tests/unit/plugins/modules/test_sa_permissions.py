@@ -129,15 +129,16 @@ def test_extra_forbidden_probe_option(tmp_path):
     assert not result.get("failed")
 
 
-def test_default_matrix_is_found_in_the_collection_path(tmp_path):
+def test_the_module_alone_needs_the_matrix_given(tmp_path):
+    """The default matrix is the controller's (the action plugin's): the module itself never
+    searches sys.path or collection paths on the host it runs on."""
     root = tmp_path / "colls"
     chart = root / "ansible_collections" / "kubiya" / "runners" / "charts" / "kubiya-runner"
     chart.mkdir(parents=True)
     shutil.copy(MATRIX, chart / "permissions.yaml")
     result = run_module("sa_permissions", tmp_path, env={"ANSIBLE_COLLECTIONS_PATH": str(root), "HOME": str(tmp_path)},
                         namespace=NS, release="r1", manifests=str(FIXTURES / "release.yaml")).result
-    assert not result.get("failed"), result.get("msg")
-    assert result["matrix_path"] == str(chart / "permissions.yaml")
+    assert result["failed"] and result["msg"].startswith("matrix: no matrix given"), result["msg"]
 
 
 def test_check_mode_runs_fully(tmp_path):
@@ -150,18 +151,34 @@ def test_live_mode_reports_an_unreachable_cluster(tmp_path):
     result = run_module("sa_permissions", tmp_path, namespace=NS, release="r1", matrix=MATRIX, host="https://127.0.0.1:9",
                         api_key="token-%s" % tmp_path.name, request_timeout=2).result
     assert result["failed"]
-    assert result["msg"].startswith("cannot read the RBAC state of the cluster: cannot reach the API server")
+    assert result["msg"].startswith("cannot read the RBAC state of the cluster: cannot reach the API server"), \
+        result["msg"]
     assert "token-%s" % tmp_path.name not in json.dumps(result)  # api_key is no_log
 
 
 def test_through_ansible_playbook_in_check_mode(tmp_path):
+    """Through the action plugin: a matrix path relative to the playbook's files/ is read on the
+    controller; without matrix the collection's own permissions.yaml is used; a missing file is
+    an error naming it, before the module runs."""
+    (tmp_path / "files").mkdir()
+    shutil.copy(MATRIX, tmp_path / "files" / "my-matrix.yaml")
+    task = {"namespace": NS, "release": "r1", "manifests": str(FIXTURES / "release.yaml")}
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump([{
         "hosts": "localhost", "gather_facts": False,
-        "tasks": [{"name": "check", "register": "out", "kubiya.runners.sa_permissions": {
-            "namespace": NS, "release": "r1", "matrix": MATRIX, "manifests": str(FIXTURES / "release.yaml")}},
-            {"ansible.builtin.assert": {"that": ["out is not changed", "out.summary.checks == 29",
-                                                 "out.service_accounts | length == 4"]}}],
+        "tasks": [
+            {"name": "check", "register": "out", "kubiya.runners.sa_permissions": dict(task, matrix=MATRIX)},
+            {"name": "relative", "register": "rel", "kubiya.runners.sa_permissions": dict(task, matrix="my-matrix.yaml")},
+            {"name": "default", "register": "dflt", "ignore_errors": True, "kubiya.runners.sa_permissions": task},
+            {"name": "missing", "register": "miss", "ignore_errors": True,
+             "kubiya.runners.sa_permissions": dict(task, matrix="no-such-matrix.yaml")},
+            {"ansible.builtin.assert": {"that": [
+                "out is not changed", "out.summary.checks == 29", "out.service_accounts | length == 4",
+                "out.matrix_path == '%s'" % MATRIX,
+                "rel.matrix_path == '%s'" % (tmp_path / "files" / "my-matrix.yaml"), "rel.summary.checks == 29",
+                "dflt.matrix_path is match('.*/charts/kubiya-runner/permissions.yaml$')",
+                "miss is failed", "miss.msg is match('matrix: no-such-matrix.yaml was not found on the controller')",
+            ]}}],
     }]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_HOME=str(tmp_path / "ah"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
@@ -172,7 +189,7 @@ def test_through_ansible_playbook_in_check_mode(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     stats = json.loads(proc.stdout)["stats"]["localhost"]
-    assert stats["failures"] == 0 and stats["changed"] == 0 and stats["ok"] == 2
+    assert stats["changed"] == 0 and stats["ok"] == 5 and stats["ignored"] == 2, stats
 
 
 CHART = REPO / "charts" / "kubiya-runner"
@@ -191,7 +208,7 @@ def test_the_charts_own_render_matches_its_matrix(tmp_path):
     rendered = [d for d in yaml.safe_load_all(proc.stdout) if d]
     components = sorted({d["metadata"]["labels"]["app.kubernetes.io/component"] for d in rendered
                          if d["kind"] == "ServiceAccount"})
-    result = run_module("sa_permissions", tmp_path, env={"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS)}, namespace="ns1",
+    result = run_module("sa_permissions", tmp_path, namespace="ns1", matrix=str(CHART / "permissions.yaml"),
                         release="r1", manifests=proc.stdout, components=components).result
     assert result["matrix_path"].endswith("charts/kubiya-runner/permissions.yaml")
     assert not result.get("failed"), result.get("msg")
