@@ -49,7 +49,7 @@ def test_default_checks_pass_with_labelled_fresh_data(pipeline):
     pipeline.wait_delivered(timeout=150)
     checks = pipelinelib.load_checks("prometheus-agent")
     res = pipelinelib.run_delivery(pipeline.module_args(checks, max_age=MAX_AGE, deadline=90,
-                                                      poll_interval=5), timeout=200)
+                                                        poll_interval=5), timeout=200)
     report = "\n".join(res["result"].get("report", [])) or res["stdout"][-3000:] + res["stderr"][-2000:]
     assert res["rc"] == 0 and res["status"] == "SUCCESS", report
     assert {c["name"] for c in res["result"]["checks"]} == {c["name"] for c in checks}
@@ -94,7 +94,7 @@ def test_collector_stopped_is_detected_as_stale_within_max_age(pipeline):
     first, every, last = None, None, None
     while time.time() < killed + MAX_AGE + 2 * INTERVAL + 30:
         last = pipelinelib.run_delivery(pipeline.module_args(checks, max_age=MAX_AGE, deadline=0,
-                                                           history_window=600))
+                                                             history_window=600))
         statuses = {c["status"] for c in last["result"].get("checks", [])}
         assert statuses <= {"ok", "stale"}, last["result"].get("report") or last["stdout"][-2000:]
         if last["rc"] != 0 and first is None:

@@ -106,8 +106,8 @@ def test_generic_oauth2_and_bearer_auth(central, run_adhoc, runner_name):
 def test_unauthenticated_prometheus_with_auth_none(central, run_adhoc, runner_name):
     push_components(central, runner_name)
     run = run_adhoc({"url": central.prometheus_url, "runner": runner_name, "organization": ORG,
-                      "checks": checks(), "deadline": 10, "poll_interval": 1,
-                      "allow_http": True})
+                     "checks": checks(), "deadline": 10, "poll_interval": 1,
+                     "allow_http": True})
     assert run.rc == 0, run
 
 
@@ -147,8 +147,8 @@ def test_client_without_read_role_gets_403_from_the_front(central, run_adhoc, ru
 @pytest.mark.timeout(60)
 def test_basic_auth_refused_by_bearer_only_front(central, run_adhoc, runner_name):
     run = run_adhoc({"url": central.front_url, "auth_type": "basic", "username": "u",
-                      "password": "p4ss-w0rd", "checks": checks(), "deadline": 30,
-                      "allow_http": True})
+                     "password": "p4ss-w0rd", "checks": checks(), "deadline": 30,
+                     "allow_http": True})
     assert run.failed, run
     assert "HTTP 401 (unauthorized) to basic credentials" in run.msg
     assert "p4ss-w0rd" not in run.stdout
@@ -294,7 +294,7 @@ def test_hung_token_endpoint_times_out_without_hanging(central, run_adhoc, runne
 @pytest.mark.timeout(60)
 def test_hung_prometheus_times_out_without_hanging(central, run_adhoc, silent_server):
     run = run_adhoc({"url": silent_server, "checks": checks(), "timeout": 1, "deadline": 3,
-                      "poll_interval": 1, "allow_http": True})
+                     "poll_interval": 1, "allow_http": True})
     assert run.failed, run
     assert "no complete answer from %s/api/v1/query within 1.0s (timed out)" % silent_server \
         in run.msg
@@ -304,7 +304,7 @@ def test_hung_prometheus_times_out_without_hanging(central, run_adhoc, silent_se
 @pytest.mark.timeout(60)
 def test_prometheus_refusing_connections(run_adhoc):
     run = run_adhoc({"url": "http://127.0.0.1:9", "checks": checks(), "deadline": 1,
-                      "poll_interval": 0.5, "allow_http": True})
+                     "poll_interval": 0.5, "allow_http": True})
     assert run.failed, run
     assert "connection refused by http://127.0.0.1:9/api/v1/query" in run.msg
 
@@ -312,7 +312,7 @@ def test_prometheus_refusing_connections(run_adhoc):
 @pytest.mark.timeout(60)
 def test_promql_without_metric_name_is_refused_before_any_query(run_adhoc):
     run = run_adhoc({"url": "http://127.0.0.1:9", "deadline": 30, "allow_http": True,
-                      "checks": [{"name": "nameless", "promql": 'sum(rate({job="x"}[5m]))'}]})
+                     "checks": [{"name": "nameless", "promql": 'sum(rate({job="x"}[5m]))'}]})
     assert run.failed, run
     assert run.elapsed < 10
     assert "check 'nameless': selector {job=\"x\"} at position 9 has no metric name" in run.msg
@@ -322,7 +322,7 @@ def test_promql_without_metric_name_is_refused_before_any_query(run_adhoc):
 @pytest.mark.timeout(60)
 def test_missing_auth_options_are_reported_by_ansible(run_adhoc):
     run = run_adhoc({"url": "http://127.0.0.1:9", "auth_type": "azure", "client_id": "x",
-                      "checks": checks(), "allow_http": True})
+                     "checks": checks(), "allow_http": True})
     assert run.failed, run
     assert "client_secret" in run.msg and "tenant_id" in run.msg
 
