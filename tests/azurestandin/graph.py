@@ -67,11 +67,11 @@ def _filter(items, flt: str):
         ok = True
         for c in clauses:
             m = re.match(r"^(\w+) eq '((?:[^']|'')*)'$", c)
-            m2 = re.match(r"^identifierUris/any\(\w+:\w+ eq '([^']*)'\)$", c)
+            m2 = re.match(r"^(\w+)/any\((\w+):\s*\2 eq '([^']*)'\)$", c)
             if m:
                 ok &= it.get(m.group(1)) == m.group(2).replace("''", "'")
             elif m2:
-                ok &= m2.group(1) in (it.get("identifierUris") or [])
+                ok &= m2.group(3) in (it.get(m2.group(1)) or [])
             else:
                 raise graph_error(400, "Request_UnsupportedQuery", f"Unsupported query: {c}")
         if ok:

@@ -141,6 +141,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return self._json(200, state.snapshot())
         if url.path == "/_standin/log":
             return self._json(200, state.requests())
+        if url.path == "/_standin/seed_app" and self.command == "POST":
+            return self._json(200, graph.seed_principal(state, q.get("name", [""])[0]))
         if url.path == "/_standin/delete" and self.command == "POST":
             ok = state.arm_delete(q.get("id", [""])[0])
             return self._json(200 if ok else 404, {"deleted": ok})
