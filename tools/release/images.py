@@ -103,8 +103,8 @@ def parse(ref: str) -> dict:
 def image_blocks(node, path=""):
     """Every `{registry, repository, tag[, digest]}` block of a values tree: (values path, reference)."""
     if isinstance(node, dict):
-        if {"registry", "repository", "tag"} <= node.keys() and all(isinstance(node[k], str) for k in
-                                                                   ("registry", "repository", "tag")):
+        parts = ("registry", "repository", "tag")
+        if all(isinstance(node.get(k), str) for k in parts):
             ref = f"{node['registry']}/{node['repository']}:{node['tag']}"
             if node.get("digest"):
                 ref += f"@{node['digest']}"
