@@ -133,7 +133,7 @@ def collect(chart: Path, sets: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--chart", type=Path, default=REPO / "charts" / "kubiya-runner")
     ap.add_argument("--json", type=Path, help="write the list as JSON here (default: stdout)")
     ap.add_argument("--txt", type=Path, help="also write one image reference per line here")
