@@ -40,6 +40,14 @@ def main() -> int:
         args.log.write_text(out)
     lines = [line.strip() for line in out.splitlines()]
     errors = [line for line in lines if line.startswith("ERROR")]
+    # galaxy-importer gives ansible-lint 180 s. On an overloaded machine (the shared 2-core
+    # test box) that limit is hit although the same lint passes as `make ansible-lint`; tests
+    # may accept exactly that error with KUBIYA_IMPORTER_ALLOW_LINT_TIMEOUT=1 (the release job
+    # never sets it). It is still printed and counted as a warning.
+    if os.environ.get("KUBIYA_IMPORTER_ALLOW_LINT_TIMEOUT") == "1":
+        timeouts = [line for line in errors if "Timeout on call to ansible-lint" in line]
+        errors = [line for line in errors if line not in timeouts]
+        lines += [f"WARNING (accepted by KUBIYA_IMPORTER_ALLOW_LINT_TIMEOUT=1): {line}" for line in timeouts]
     warnings = [line for line in lines if line.startswith("WARNING")]
     for line in errors + warnings:
         print(f"  {line}", file=sys.stderr)

@@ -103,8 +103,8 @@ def parse(ref: str) -> dict:
 def image_blocks(node, path=""):
     """Every `{registry, repository, tag[, digest]}` block of a values tree: (values path, reference)."""
     if isinstance(node, dict):
-        if {"registry", "repository", "tag"} <= node.keys() and all(isinstance(node[k], str) for k in
-                                                                   ("registry", "repository", "tag")):
+        parts = ("registry", "repository", "tag")
+        if all(isinstance(node.get(k), str) for k in parts):
             ref = f"{node['registry']}/{node['repository']}:{node['tag']}"
             if node.get("digest"):
                 ref += f"@{node['digest']}"
@@ -133,7 +133,7 @@ def collect(chart: Path, sets: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--chart", type=Path, default=REPO / "charts" / "kubiya-runner")
     ap.add_argument("--json", type=Path, help="write the list as JSON here (default: stdout)")
     ap.add_argument("--txt", type=Path, help="also write one image reference per line here")

@@ -59,6 +59,11 @@ fi
 grep -q "^## $chart_version" $chart/CHANGELOG.md \
   || die "$chart/CHANGELOG.md has no '## $chart_version' section for the chart version being released"
 antsibull-changelog lint || die "changelog fragments do not lint (antsibull-changelog lint)"
+# the changelog must say something about this version: fragments to release, or the release
+# already recorded by `antsibull-changelog release` in the release pull request
+if ! grep -qE "^  $version:" changelogs/changelog.yaml && ! ls changelogs/fragments/*.y*ml >/dev/null 2>&1; then
+  die "changelogs/ has neither fragments nor a $version release: nothing would be in the release notes"
+fi
 
 # --- build --------------------------------------------------------------------------------
 mkdir -p "$dist"

@@ -37,7 +37,7 @@ def listed(tmp_path_factory):
 
 def test_every_default_image_is_listed_with_its_parts(listed):
     data, lines = listed
-    rendered = {c["image"] for _, spec in chartlib.pod_templates(chartlib.render(chartlib.base_values()))
+    rendered = {c["image"] for _owner, spec in chartlib.pod_templates(chartlib.render(chartlib.base_values()))
                 for c in chartlib.containers(spec)}
     default = {i["image"] for i in data["images"] if i["default"]}
     assert default == rendered
@@ -51,21 +51,21 @@ def test_every_default_image_is_listed_with_its_parts(listed):
 
 
 def test_optional_component_images_are_listed(listed):
-    data, _ = listed
+    data = listed[0]
     docs = chartlib.render(chartlib.base_values(), sets=VARIANTS["optional-components"])
-    rendered = {c["image"] for _, spec in chartlib.pod_templates(docs) for c in chartlib.containers(spec)}
+    rendered = {c["image"] for _owner, spec in chartlib.pod_templates(docs) for c in chartlib.containers(spec)}
     assert rendered <= {i["image"] for i in data["images"]}
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_no_rendered_image_escapes_the_mirror(listed, variant):
-    data, _ = listed
+    data = listed[0]
     how = VARIANTS[variant]
     files = [how] if not isinstance(how, list) else []
     sets = (how if isinstance(how, list) else []) + [f"global.imageRegistry={MIRROR}"]
     text = chartlib.render_text(chartlib.base_values(), files=files, sets=sets)
     docs = [d for d in yaml.safe_load_all(text) if d]
-    images = [c["image"] for _, spec in chartlib.pod_templates(docs) for c in chartlib.containers(spec)]
+    images = [c["image"] for _owner, spec in chartlib.pod_templates(docs) for c in chartlib.containers(spec)]
     assert images
     escaped = [i for i in images if not i.startswith(MIRROR + "/")]
     assert escaped == [], escaped
