@@ -118,7 +118,8 @@ def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argu
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
-        group = XDIST_GROUPS.get(Path(str(item.fspath)).relative_to(REPO).as_posix())
+        path = Path(str(item.fspath)).resolve()
+        group = XDIST_GROUPS.get(path.relative_to(REPO).as_posix()) if path.is_relative_to(REPO) else None
         if group is None:
             group = next((g for f, g in XDIST_FIXTURE_GROUPS.items()
                           if f in getattr(item, "fixturenames", ())), None)

@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -69,6 +70,8 @@ class Bench:
         self.namespaces: list[str] = []
         self.work = Path(tempfile.mkdtemp(prefix="kubiya-bench-"))
         self.results: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
+        self.last_cpu = 0.0
 
     # --- helpers -------------------------------------------------------------------------
     def ns(self, what: str, i: int) -> str:
@@ -77,10 +80,14 @@ class Bench:
         return name
 
     def run(self, cmd: list[str], env: dict | None = None, timeout: float = 1200) -> tuple[float, subprocess.CompletedProcess]:
-        start = time.monotonic()
+        start, cpu = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(cmd, cwd=REPO, env=env or self.env, text=True, capture_output=True,
                              timeout=timeout, check=False)
         elapsed = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU seconds of the command and everything it waited for (helm, ansible's workers, modules):
+        # unlike wall time, hardly inflated by other load on a shared machine
+        self.last_cpu = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
         if out.returncode != 0:
             sys.exit(f"bench: {' '.join(cmd)} failed ({out.returncode}):\n{(out.stdout + out.stderr)[-4000:]}")
         return elapsed, out
@@ -92,7 +99,8 @@ class Bench:
 
     def record(self, what: str, seconds: float) -> None:
         self.results.setdefault(what, []).append(seconds)
-        print(f"  {what:<10} {seconds:7.1f} s", flush=True)
+        self.cpu.setdefault(what, []).append(self.last_cpu)
+        print(f"  {what:<10} {seconds:7.1f} s  (cpu {self.last_cpu:.1f} s)", flush=True)
 
     # --- figures -------------------------------------------------------------------------
     def override_file(self) -> Path:
@@ -253,7 +261,7 @@ def machine() -> list[str]:
             f"python {platform.python_version()}; {version(['ansible', '--version'])}; helm {version(['helm', 'version', '--short'])}"]
 
 
-def table(results: dict[str, list[float]]) -> str:
+def table(results: dict[str, list[float]], cpu: dict[str, list[float]]) -> str:
     order = ["helm", "deploy-w0", "deploy", "rerun", "verify-w0", "verify", "remove"]
     what = {"helm": "bare `helm upgrade --install --wait`, same override file",
             "deploy-w0": "deploy+verify, fresh customer, health window 0",
@@ -263,14 +271,15 @@ def table(results: dict[str, list[float]]) -> str:
             "verify": "verify only, health window default (10 s)",
             "remove": "remove (uninstall, namespace, secrets)"}
     helm = statistics.median(results["helm"]) if results.get("helm") else None
-    lines = ["| figure | median s | min s | max s | vs helm |", "|---|---|---|---|---|"]
+    lines = ["| figure | median s | min s | max s | vs helm | median CPU s |", "|---|---|---|---|---|---|"]
     for key in order + [k for k in results if k not in order]:
         if key not in results:
             continue
         vals = results[key]
         med = statistics.median(vals)
         ratio = f"{med / helm:.1f}x" if helm else ""
-        lines.append(f"| {what.get(key, key)} | {med:.1f} | {min(vals):.1f} | {max(vals):.1f} | {ratio} |")
+        lines.append(f"| {what.get(key, key)} | {med:.1f} | {min(vals):.1f} | {max(vals):.1f} | {ratio} "
+                     f"| {statistics.median(cpu.get(key) or [0]):.1f} |")
     return "\n".join(lines)
 
 
@@ -304,7 +313,8 @@ def main() -> int:
                 print(f"run {i}/{args.runs}", flush=True)
                 bench.one_round(i, override)
         report["figures"] = bench.results
-        print("\n" + table(bench.results))
+        report["cpu"] = bench.cpu
+        print("\n" + table(bench.results, bench.cpu))
         if args.fleet:
             rows = ["| customers | forks | wall s | peak RSS MiB | rc |", "|---|---|---|---|---|"]
             report["fleet"] = []
