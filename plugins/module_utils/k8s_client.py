@@ -136,6 +136,15 @@ def _load_configuration(auth):
     return cfg
 
 
+def _bounded_credentials(func, limit):
+    """``func()`` (loading or refreshing credentials, which may run a kubeconfig exec
+    plugin) within ``limit`` seconds; K8sError when it takes longer."""
+    try:
+        return retrymod.run_bounded(func, limit)
+    except retrymod.Abandoned:
+        raise K8sError('the Kubernetes credentials (kubeconfig exec plugin) were not ready within %.1fs' % limit)
+
+
 def check_host(host):
     """``urlsplit`` of the API server ``host`` (https:// when it has no scheme).
 
@@ -201,7 +210,9 @@ class K8sClient(object):
         ca_cert = cert_file = key_file = None
         check_hostname = True
         if not direct:
-            cfg = _load_configuration(auth)
+            # loading a kubeconfig may run its exec credential plugin (a process that can
+            # hang): bounded by the request timeout like any request
+            cfg = _bounded_credentials(lambda: _load_configuration(auth), auth.get('request_timeout') or 30.0)
             host = host or cfg.host
             verify = cfg.verify_ssl
             ca_cert = cfg.ssl_ca_cert
@@ -244,12 +255,18 @@ class K8sClient(object):
             finally:
                 self._conn = None
 
-    def _auth_header(self):
+    def _auth_header(self, deadline=None):
         if self.token:
             return 'Bearer %s' % self.token
         if self.configuration is not None:
-            # calls the refresh hook of exec/oidc credential plugins when present
-            value = self.configuration.get_api_key_with_prefix('BearerToken', alias='authorization')
+            # calls the refresh hook of exec/oidc credential plugins when present: it may run
+            # a process, so it gets what is left of the module's deadline
+            try:
+                limit = deadline.timeout() if deadline is not None else self.timeout
+            except retrymod.DeadlineExceeded as exc:
+                raise K8sError('no time left to refresh the Kubernetes credentials: %s' % exc)
+            value = _bounded_credentials(
+                lambda: self.configuration.get_api_key_with_prefix('BearerToken', alias='authorization'), limit)
             if value:
                 return value
         if self.basic_auth:
@@ -269,14 +286,14 @@ class K8sClient(object):
         if query:
             target += '?' + urlencode([(k, v) for k, v in query.items() if v is not None])
         headers = {'Accept': 'application/json', 'User-Agent': USER_AGENT}
-        auth = self._auth_header()
+        deadline = self.deadline or retrymod.Deadline(self.timeout, self.timeout)
+        auth = self._auth_header(deadline)
         if auth:
             headers['Authorization'] = auth
         data = None
         if body is not None:
             data = json.dumps(body).encode('utf-8')
             headers['Content-Type'] = 'application/json'
-        deadline = self.deadline or retrymod.Deadline(self.timeout, self.timeout)
         attempt = 0
         while True:
             status, reason, raw, resp_headers = self._exchange(method, path, target, data, headers,
