@@ -772,6 +772,147 @@ def runner_resolve_dir(path, cwd=None):
     return os.path.normpath(os.path.join(cwd or os.getcwd(), path))
 
 
+# ---------------------------------------------------------------------------------------
+# what lives in a namespace (removal and undo delete a namespace only when nothing foreign
+# is in it) and which customers of a play share one target
+
+# Namespaced kinds that are noise: written by Kubernetes for objects that are there anyway.
+NOISE_KINDS = {
+    ("", "Event"), ("events.k8s.io", "Event"), ("", "Endpoints"), ("discovery.k8s.io", "EndpointSlice"),
+    ("apps", "ControllerRevision"), ("metrics.k8s.io", "PodMetrics"),
+}
+# Namespaced kinds that cannot be listed (create-only or virtual).
+UNLISTABLE_KINDS = {
+    ("", "Binding"), ("authorization.k8s.io", "LocalSubjectAccessReview"), ("policy", "Eviction"),
+    ("authentication.k8s.io", "TokenRequest"),
+}
+HELM_RELEASE = "meta.helm.sh/release-name"
+HELM_NAMESPACE = "meta.helm.sh/release-namespace"
+INSTANCE = "app.kubernetes.io/instance"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+
+
+def listable_kinds(apis):
+    """The kinds to scan in a namespace, from kubernetes.core.k8s_cluster_info's ``apis``
+    (``{"<group>/<version>" or "v1": {Kind: {namespaced, preferred, name}}}``): every
+    namespaced resource of the preferred version of its group, except subresources, kinds
+    that cannot be listed and noise (events, endpoints, endpointslices, controllerrevisions).
+    Sorted ``[{"api_version", "kind"}]``."""
+    if not isinstance(apis, dict):
+        raise AnsibleFilterError("runner_listable_kinds: expected the apis of k8s_cluster_info, got %s"
+                                 % type_name(apis))
+    found = {}
+    for group_version, kinds in apis.items():
+        group = group_version.rsplit("/", 1)[0] if "/" in group_version else ""
+        for kind, info in (kinds or {}).items():
+            info = info or {}
+            name = str(info.get("name") or "")
+            if not info.get("namespaced") or "/" in name or not info.get("preferred", True):
+                continue
+            if (group, kind) in NOISE_KINDS or (group, kind) in UNLISTABLE_KINDS:
+                continue
+            found[(group, kind)] = {"api_version": group_version, "kind": kind}
+    return [found[key] for key in sorted(found)]
+
+
+def _ours_by_metadata(obj, release, namespace):
+    md = obj.get("metadata") or {}
+    labels = md.get("labels") or {}
+    annotations = md.get("annotations") or {}
+    if annotations.get(HELM_RELEASE) == release:
+        # the same release name in another namespace is another release
+        return namespace is None or annotations.get(HELM_NAMESPACE) in (None, namespace)
+    if labels.get(INSTANCE) != release:
+        # helm's release records: Secrets owner=helm,name=<release>
+        return labels.get("owner") == "helm" and labels.get("name") == release
+    # the instance label alone is not ownership, except on what helm or the role made, on
+    # what a controller made from the release's templates (ownerReferences, the
+    # StatefulSet's volumeClaimTemplates) and on helm's hooks (helm test)
+    return (labels.get(MANAGED_BY) in ("Helm", "kubiya.runners")
+            or bool(md.get("ownerReferences"))
+            or obj.get("kind") == "PersistentVolumeClaim"
+            or "helm.sh/hook" in annotations)
+
+
+def foreign_objects(objects, release, namespace=None, lock_name=None, keep_volumes=False):
+    """What in a namespace belongs neither to release ``release`` (of namespace
+    ``namespace``, the release's own, also when the objects are in dagger's) nor to Kubernetes.
+
+    ``objects``: every object listed in the namespace (dicts with kind, apiVersion,
+    metadata). Ours: helm's release-name annotation, the instance label together with
+    helm's or the role's managed-by label (or on a controller-made object, a PVC of the
+    StatefulSet, a helm hook), helm's release records, and whatever a release object owns
+    (ownerReferences, followed to any depth). Kubernetes' own: Events, Endpoints,
+    EndpointSlices, ControllerRevisions, the ConfigMap kube-root-ca.crt, the ServiceAccount
+    default; the role's deploy lock (Lease ``lock_name``); objects being deleted.
+    With ``keep_volumes`` a PVC of the release is reported too (it is kept, and with it the
+    namespace). Returns sorted ``"Kind/name (why)"`` strings."""
+    if not isinstance(objects, list):
+        raise AnsibleFilterError("runner_foreign_objects: expected a list of objects, got %s" % type_name(objects))
+    items = [o for o in objects if isinstance(o, dict) and isinstance(o.get("metadata"), dict)]
+    ours = {o["metadata"].get("uid") for o in items if _ours_by_metadata(o, release, namespace)}
+    ours.discard(None)
+    grew = True
+    while grew:  # ownerReferences to any depth (Pod -> ReplicaSet -> Deployment)
+        grew = False
+        for obj in items:
+            uid = obj["metadata"].get("uid")
+            if uid and uid not in ours and any(ref.get("uid") in ours
+                                               for ref in obj["metadata"].get("ownerReferences") or []
+                                               if isinstance(ref, dict)):
+                ours.add(uid)
+                grew = True
+    found = []
+    for obj in items:
+        md = obj["metadata"]
+        kind = str(obj.get("kind") or "?")
+        group = str(obj.get("apiVersion") or "v1").rsplit("/", 1)[0] if "/" in str(obj.get("apiVersion") or "") else ""
+        name = str(md.get("name") or "?")
+        if md.get("deletionTimestamp") or (group, kind) in NOISE_KINDS:
+            continue
+        if (kind, name) in (("ConfigMap", "kube-root-ca.crt"), ("ServiceAccount", "default")):
+            continue
+        if kind == "Lease" and group == "coordination.k8s.io" and lock_name and name == lock_name:
+            continue
+        mine = md.get("uid") in ours if md.get("uid") else _ours_by_metadata(obj, release, namespace)
+        if mine and kind == "PersistentVolumeClaim" and keep_volumes:
+            found.append("%s/%s (volume of the release, kept: runner_remove_volumes is false)" % (kind, name))
+        elif not mine:
+            found.append("%s/%s (not part of release %s)" % (kind, name, release))
+    return sorted(found)
+
+
+def target_clash_errors(targets, host=None):
+    """Customers of one play that target the same namespace of the same cluster.
+
+    ``targets``: ``{customer: {"namespace", "kubeconfig", "context"}}`` (kubeconfig and
+    context as the customer sets them; empty = the controller's default). One namespace
+    holds one customer's runner: two customers there would remove, undo or lock each
+    other's objects. Returns one message per shared target, naming every customer (with
+    ``host``: only the target of that customer)."""
+    if not isinstance(targets, dict):
+        raise AnsibleFilterError("runner_target_clash_errors: expected a dict, got %s" % type_name(targets))
+    groups = {}
+    for customer, target in sorted(targets.items()):
+        target = target if isinstance(target, dict) else {}
+        kubeconfig = target.get("kubeconfig") or ""
+        if not isinstance(kubeconfig, str):
+            kubeconfig = json.dumps(kubeconfig, sort_keys=True)
+        key = (str(target.get("namespace") or ""), kubeconfig, str(target.get("context") or ""))
+        groups.setdefault(key, []).append(str(customer))
+    errors = []
+    for (namespace, kubeconfig, context), customers in sorted(groups.items()):
+        if len(customers) > 1 and namespace and (host is None or str(host) in customers):
+            errors.append(
+                "runner_namespace: customers %s all target namespace %s (kube context %s, kubeconfig %s); one "
+                "namespace holds one customer's runner - give each customer its own runner_namespace, or run "
+                "them in separate plays" % (
+                    " and ".join(customers), namespace, context or "(default)",
+                    "(default)" if not kubeconfig else ("(given inline)" if kubeconfig.startswith("{")
+                                                        else shorten(kubeconfig))))
+    return errors
+
+
 class FilterModule:  # pylint: disable=too-few-public-methods
     """Input checks of kubiya.runners.runner."""
 
@@ -793,4 +934,7 @@ class FilterModule:  # pylint: disable=too-few-public-methods
             "runner_name_errors": name_errors,
             "runner_chart_ref_errors": runner_chart_ref_errors,
             "runner_matrix_components": matrix_components,
+            "runner_listable_kinds": listable_kinds,
+            "runner_foreign_objects": foreign_objects,
+            "runner_target_clash_errors": target_clash_errors,
         }
