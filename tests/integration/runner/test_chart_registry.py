@@ -114,3 +114,13 @@ def test_registry_failure_stops_before_the_cluster_changes(cluster, namespace, r
     assert expected.format(host=host) in out.stdout, out.stdout[-4000:]
     assert "not-the-password" not in out.stdout + out.stderr
     namespace_is_untouched(cluster, namespace)
+
+
+def test_verify_without_a_remote_chart_or_keyring_is_refused_in_validation(cluster, registry):
+    local = deploy(cluster, {"runner_chart_verify": True}, "--tags", "validate")
+    assert local.returncode != 0
+    assert "runner_chart_verify: a local chart" in local.stdout and "has no provenance to verify" in local.stdout
+    nokey = deploy(cluster, oci_vars(registry, "unused", runner_chart_keyring="/nonexistent/pubring.gpg"),
+                   "--tags", "validate")
+    assert nokey.returncode != 0
+    assert "runner_chart_keyring: '/nonexistent/pubring.gpg' is not a file" in nokey.stdout
