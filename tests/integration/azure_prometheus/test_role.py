@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-
 from azurestandin.fixtures import run_playbook
 from testlib import REPO
 
@@ -83,6 +82,14 @@ def test_first_run_creates_everything_second_changes_nothing(standin, role_vars,
     assert frag["runner_remote_write_scopes"] == ["https://monitor.azure.com/.default"]
     assert frag["runner_remote_write_client_secret"] == "{{ vault_runner_remote_write_client_secret }}"
     assert frag["azure_prometheus_query_endpoint"] == ws["properties"]["metrics"]["prometheusQueryEndpoint"]
+    # every runner_* key is an option of kubiya.runners.runner with the type it declares
+    runner_opts = yaml.safe_load((REPO / "roles" / "runner" / "meta" / "argument_specs.yml").read_text())[
+        "argument_specs"]["main"]["options"]
+    types = {"str": str, "list": list}
+    for key, value in frag.items():
+        if key.startswith("runner_"):
+            assert key in runner_opts, f"{key} is not an option of roles/runner"
+            assert isinstance(value, types[runner_opts[key].get("type", "str")]), key
     vault_file = out / "vault_azure_prometheus.yml"
     assert vault_file.read_text().startswith("$ANSIBLE_VAULT;1.1;AES256")
     assert oct(vault_file.stat().st_mode & 0o777) == "0o600"
