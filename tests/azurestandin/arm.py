@@ -13,6 +13,8 @@ import re
 import time
 import uuid
 
+from central import jwtutil
+
 from azurestandin import validate
 from azurestandin.reply import Reply, arm_error
 
@@ -57,7 +59,7 @@ def _caller(state, headers) -> dict:
         raise arm_error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
     try:
         claims = state.verify(auth[7:])
-    except Exception as exc:  # jwtutil.TokenError and decoding errors alike
+    except (jwtutil.TokenError, ValueError, KeyError, UnicodeDecodeError) as exc:
         raise arm_error(401, "InvalidAuthenticationToken", f"The access token is invalid: {exc}")
     if claims.get("aud") not in ("https://management.azure.com", "https://management.core.windows.net"):
         raise arm_error(401, "InvalidAuthenticationTokenAudience",
@@ -224,7 +226,7 @@ def _base(rid, name, rtype, body, existing):
     res = {"id": rid, "name": name, "type": rtype, "location": body["location"].lower().replace(" ", ""),
            "tags": body.get("tags") or {}}
     if existing and existing["location"] != res["location"]:
-        raise arm_error(400, "LocationNotAvailableForResourceType" if False else "InvalidResourceLocation",
+        raise arm_error(400, "InvalidResourceLocation",
                         f"The resource '{name}' already exists in location '{existing['location']}'. A resource "
                         f"with the same name cannot be created in location '{res['location']}'.")
     res["etag"] = '"' + _hex(rid, str(time.time()), n=16) + '"'

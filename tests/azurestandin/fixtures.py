@@ -83,7 +83,7 @@ def start(state_dir: Path, python: Path = AZURE_PY) -> StandIn:
     env = dict(os.environ, PYTHONPATH=str(REPO / "tests"))
     for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         env.pop(k, None)
-    log = open(state_dir / "standin.log", "wb")  # pylint: disable=consider-using-with
+    log = open(state_dir / "standin.log", "wb")  # noqa: SIM115  pylint: disable=consider-using-with
     proc = subprocess.Popen([str(python), "-m", "azurestandin.server", "--state-dir", str(state_dir)],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

@@ -13,6 +13,8 @@ import re
 import secrets
 import uuid
 
+from central import jwtutil
+
 from azurestandin import validate
 from azurestandin.reply import Reply, graph_error
 from azurestandin.state import hash_secret
@@ -37,14 +39,14 @@ def _check_fields(model: str, body: dict) -> None:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_time(s: str) -> datetime.datetime:
     s = s.replace("Z", "+00:00")
     s = re.sub(r"\.(\d{6})\d+", r".\1", s)
     t = datetime.datetime.fromisoformat(s)
-    return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=datetime.UTC)
 
 
 def _caller(state, headers) -> dict:
@@ -53,7 +55,7 @@ def _caller(state, headers) -> dict:
         raise graph_error(401, "InvalidAuthenticationToken", "Access token is empty.")
     try:
         claims = state.verify(auth[7:])
-    except Exception as exc:
+    except (jwtutil.TokenError, ValueError, KeyError, UnicodeDecodeError) as exc:
         raise graph_error(401, "InvalidAuthenticationToken", f"Access token validation failure: {exc}")
     if claims.get("aud") != "https://graph.microsoft.com":
         raise graph_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
@@ -166,13 +168,12 @@ def _applications(state, method, rest, flt, body):
                     state.secrets.pop(k)
                 raise Reply(204, b"")
         if rest[1:] == ["addPassword"] and method == "POST":
-            _check_fields("ApplicationAddPassword", body) if False else None
             if set(body) - {"passwordCredential"}:
-                raise graph_error(400, "Request_BadRequest", f"Property '{sorted(set(body) - {'passwordCredential'})[0]}' "
+                raise graph_error(400, "Request_BadRequest", f"Property '{min(set(body) - {'passwordCredential'})}' "
                                   "does not exist on type 'microsoft.graph.addPasswordRequestBody'.")
             pc = body.get("passwordCredential") or {}
             _check_fields("PasswordCredential", pc)
-            start = _parse_time(pc["startDateTime"]) if pc.get("startDateTime") else datetime.datetime.now(datetime.timezone.utc)
+            start = _parse_time(pc["startDateTime"]) if pc.get("startDateTime") else datetime.datetime.now(datetime.UTC)
             end = _parse_time(pc["endDateTime"]) if pc.get("endDateTime") else start + datetime.timedelta(days=730)
             if end <= start:
                 raise graph_error(400, "InvalidKeyEndDate", "Key credential end date is invalid.")
@@ -252,7 +253,7 @@ def seed_principal(state, display_name: str) -> dict:
               "signInAudience": "AzureADMyOrg", "alternativeNames": [], "oauth2PermissionScopes": []}
         state.service_principals[sp["id"]] = sp
         secret = secrets.token_urlsafe(30)
-        end = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        end = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
         cred = {"keyId": str(uuid.uuid4()), "displayName": "seed", "customKeyIdentifier": None, "hint": secret[:3],
                 "startDateTime": _now(), "endDateTime": end, "secretText": None}
         app["passwordCredentials"].append(cred)

@@ -38,7 +38,7 @@ class AzureHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     azure_host = ""
 
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
     def _serve(self):
@@ -59,7 +59,7 @@ class AzureHandler(BaseHTTPRequestHandler):
                 status, body, headers = 500, {"error": {"code": "InternalError", "message": "no reply"}}, {}
             except Reply as r:
                 status, body, headers = r.status, r.body, r.headers
-            except Exception as exc:  # a stand-in bug must be visible, never a hang
+            except Exception as exc:  # noqa: BLE001 - a stand-in bug must be visible, never a hang
                 import traceback
                 traceback.print_exc()
                 status, body, headers = 500, {"error": {"code": "StandInBug", "message": repr(exc)}}, {}
@@ -89,7 +89,7 @@ class AzureHandler(BaseHTTPRequestHandler):
 class ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
     def do_CONNECT(self):

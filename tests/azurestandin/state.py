@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import secrets
 import threading
 import time
@@ -107,5 +106,3 @@ class State:
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
-
-_ = os  # os used by callers through this module's namespace in tests

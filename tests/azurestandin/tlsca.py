@@ -22,7 +22,7 @@ def _pem_key(key) -> bytes:
 
 def make(directory: Path, hosts: list[str]) -> dict[str, Path]:
     """Write ca.pem (public), server.pem + server.key (0600) into directory; return paths."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("kubiya azure stand-in test CA"))
           .issuer_name(_name("kubiya azure stand-in test CA")).public_key(ca_key.public_key())

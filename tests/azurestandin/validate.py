@@ -46,10 +46,6 @@ ACCOUNT_SCHEMA = {
 }
 
 
-class Invalid(Exception):
-    pass
-
-
 def json_body(raw: bytes):
     try:
         body = json.loads(raw.decode("utf-8"))
@@ -59,10 +55,6 @@ def json_body(raw: bytes):
     if not isinstance(body, dict):
         raise arm_error(400, "InvalidRequestContent", "The request content was invalid: expected a JSON object.")
     return body
-
-
-def _model(module: str, name: str):
-    return getattr(importlib.import_module(module), name)
 
 
 def _attr_map(cls) -> dict[str, str]:
@@ -135,7 +127,7 @@ def _required(cls, body: dict) -> list[str]:
 def _deep_required(mod, cls, body, path="") -> list[str]:
     """Required properties missing, recursively through nested models present in the body."""
     out = [f"{path}{k}" for k in _required(cls, body)]
-    for attr, meta in cls._attribute_map.items():
+    for meta in cls._attribute_map.values():
         key = meta["key"].replace("\\.", ".")
         cur = body
         for part in key.split("."):
@@ -199,7 +191,8 @@ def patch(rtype: str, body: dict) -> None:
 
 
 def resource_group(body: dict, creating: bool) -> None:
-    resource("microsoft.resources/resourcegroups", "2022-09-01", body) if creating else None
+    if creating:
+        resource("microsoft.resources/resourcegroups", "2022-09-01", body)
     problems, _ = problems_for("microsoft.resources/resourcegroups", "2022-09-01", body)
     if problems:
         raise arm_error(400, "InvalidRequestContent",

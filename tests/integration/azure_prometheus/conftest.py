@@ -4,7 +4,6 @@ from __future__ import annotations
 import secrets
 
 import pytest
-
 from azurestandin import fixtures as azfx
 
 

@@ -1,0 +1,178 @@
+"""roles/azure_prometheus through ansible-playbook, the real azure.azcollection modules,
+against the stand-in (tests/azurestandin). Slow: every Azure module imports the whole
+Azure SDK (about 4-5 min per run on the shared, loaded 2-core machine; ~1 min idle)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from azurestandin.fixtures import run_playbook
+from testlib import REPO
+
+pytestmark = [pytest.mark.azure, pytest.mark.slow]
+PLAYBOOK = REPO / "playbooks" / "azure_prometheus.yml"
+
+
+def _recap(stdout: str) -> dict:
+    m = re.search(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", stdout)
+    assert m, stdout[-3000:]
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups())))
+
+
+def _decrypt(path: Path, password: str, tmp: Path) -> dict:
+    pw = tmp / "vault-pass"
+    pw.write_text(password)
+    pw.chmod(0o600)
+    out = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-vault"), "view", "--vault-password-file", str(pw),
+                          str(path)], capture_output=True, text=True, check=True)
+    return yaml.safe_load(out.stdout)
+
+
+def _writes(standin) -> list[dict]:
+    return [e for e in standin.log() if e["method"] in ("PUT", "POST", "PATCH", "DELETE")
+            and e["host"] != "login.microsoftonline.com"]
+
+
+def test_first_run_creates_everything_second_changes_nothing(standin, role_vars, tmp_path):
+    role_vars["azure_prometheus_customers"] = ["acme"]
+    # trap 1: an application with the customer's display name exists already (made by hand,
+    # or a run that died after creating it): the role must adopt it, not create a second
+    seeded = standin.admin("/_standin/seed_app?name=kubiya-staging-runner-acme", method="POST")
+    t0 = time.monotonic()
+    first = run_playbook(standin, PLAYBOOK, role_vars)
+    t_first = time.monotonic() - t0
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-2000:]
+    st = standin.state()
+    res = st["resources"]
+    types = sorted(r["type"] for r in res.values())
+    assert types.count("Microsoft.Monitor/accounts") == 1
+    assert types.count("Microsoft.Insights/dataCollectionEndpoints") == 2    # ours + the workspace's default
+    assert types.count("Microsoft.Insights/dataCollectionRules") == 2
+    assert any(r["name"] == "MA_amw-kubiya-staging_westeurope_managed" for r in res.values())
+    ws = next(r for r in res.values() if r["type"] == "Microsoft.Monitor/accounts")
+    assert ws["tags"] == {"team": "platform", "environment": "staging", "managed-by": "kubiya.runners"}
+    dcr = next(r for r in res.values() if r["name"] == "dcr-kubiya-staging-acme")
+    assert dcr["properties"]["dataFlows"] == [{"streams": ["Microsoft-PrometheusMetrics"],
+                                                "destinations": ["MonitoringAccount1"]}]
+    assert dcr["properties"]["destinations"]["monitoringAccounts"][0]["accountResourceId"].lower() == ws["id"].lower()
+    apps = [a for a in st["applications"].values() if a["displayName"] == "kubiya-staging-runner-acme"]
+    assert len(apps) == 1 and apps[0]["appId"] == seeded["client_id"], "a duplicate application was created"
+    sp = next(p for p in st["servicePrincipals"].values() if p["appId"] == apps[0]["appId"])
+    ras = [r["properties"] for r in res.values() if r["type"] == "Microsoft.Authorization/roleAssignments"]
+    publisher = [r for r in ras if r["roleDefinitionId"].endswith("3913510d-42f4-4e42-8a64-420c390055eb")]
+    assert [(r["principalId"], r["scope"]) for r in publisher] == [(sp["id"], dcr["id"])]
+    readers = {r["principalId"] for r in ras if r["roleDefinitionId"].endswith("b0d8363b-8ddd-447d-831f-62ca05bff136")
+               and r["scope"] == ws["id"]}
+    assert readers == set(role_vars["azure_prometheus_reader_object_ids"])
+
+    out = Path(role_vars["azure_prometheus_output_dir"]) / "acme"
+    frag = yaml.safe_load((out / "azure_prometheus.yml").read_text())
+    dce = next(r for r in res.values() if r["name"] == "dce-kubiya-staging")
+    assert frag["runner_remote_write_url"] == (
+        f"{dce['properties']['metricsIngestion']['endpoint']}/dataCollectionRules/{dcr['properties']['immutableId']}"
+        "/streams/Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24")
+    assert frag["runner_remote_write_client_id"] == apps[0]["appId"]
+    assert frag["runner_remote_write_token_url"] == \
+        f"https://login.microsoftonline.com/{standin.deployer['tenant']}/oauth2/v2.0/token"
+    assert frag["runner_remote_write_scopes"] == ["https://monitor.azure.com/.default"]
+    assert frag["runner_remote_write_client_secret"] == "{{ vault_runner_remote_write_client_secret }}"
+    assert frag["azure_prometheus_query_endpoint"] == ws["properties"]["metrics"]["prometheusQueryEndpoint"]
+    # every runner_* key is an option of kubiya.runners.runner with the type it declares
+    runner_opts = yaml.safe_load((REPO / "roles" / "runner" / "meta" / "argument_specs.yml").read_text())[
+        "argument_specs"]["main"]["options"]
+    types = {"str": str, "list": list}
+    for key, value in frag.items():
+        if key.startswith("runner_"):
+            assert key in runner_opts, f"{key} is not an option of roles/runner"
+            assert isinstance(value, types[runner_opts[key].get("type", "str")]), key
+    vault_file = out / "vault_azure_prometheus.yml"
+    assert vault_file.read_text().startswith("$ANSIBLE_VAULT;1.1;AES256")
+    assert oct(vault_file.stat().st_mode & 0o777) == "0o600"
+    secret = _decrypt(vault_file, role_vars["azure_prometheus_vault_password"], tmp_path)[
+        "vault_runner_remote_write_client_secret"]
+    assert len(secret) > 20
+    for text in (first.stdout, first.stderr, (out / "azure_prometheus.yml").read_text()):
+        assert secret not in text
+    # the secret works at the token endpoint for the ingestion scope, as Alloy will use it
+    s = requests.Session()
+    s.trust_env, s.proxies, s.verify = False, {"https": standin.proxy}, standin.info["ca"]
+    tok = s.post(frag["runner_remote_write_token_url"], timeout=30, data={
+        "grant_type": "client_credentials", "client_id": frag["runner_remote_write_client_id"],
+        "client_secret": secret, "scope": frag["runner_remote_write_scopes"][0]})
+    assert tok.status_code == 200, tok.text
+    # bounded lifetime: the default 180 days
+    pw = [c for c in apps[0]["passwordCredentials"] if c["keyId"] == frag["azure_prometheus_secret_key_id"]]
+    st_after_first = standin.state()
+    pw = [c for a in st_after_first["applications"].values() if a["appId"] == apps[0]["appId"]
+          for c in a["passwordCredentials"] if c["keyId"] == frag["azure_prometheus_secret_key_id"]]
+    assert len(pw) == 1 and pw[0]["endDateTime"][:4] in ("2027", "2028", "2029", "2030")
+
+    writes_before = len(_writes(standin))
+    t0 = time.monotonic()
+    second = run_playbook(standin, PLAYBOOK, role_vars)
+    t_second = time.monotonic() - t0
+    assert second.returncode == 0, second.stdout[-5000:]
+    assert _recap(second.stdout)["changed"] == 0, second.stdout[-6000:]
+    assert _writes(standin)[writes_before:] == [], "the second run wrote to Azure"
+    st2 = standin.state()
+    assert st2["resources"].keys() == st["resources"].keys()
+    # trap 2: no second secret on a re-run
+    app2 = next(a for a in st2["applications"].values() if a["appId"] == apps[0]["appId"])
+    assert [c["keyId"] for c in app2["passwordCredentials"]] == [c["keyId"] for c in
+                                                                  next(a for a in st_after_first["applications"].values()
+                                                                       if a["appId"] == apps[0]["appId"])["passwordCredentials"]]
+    assert yaml.safe_load((out / "azure_prometheus.yml").read_text()) == frag
+    print(f"\nfirst run {t_first:.0f} s, second run (changed=0) {t_second:.0f} s")
+
+
+def test_production_refuses_staging_named_resources_before_any_request(standin, role_vars):
+    role_vars.update(azure_prometheus_environment="production",
+                     azure_prometheus_resource_group="rg-kubiya-staging-monitoring",
+                     azure_prometheus_customers=["acme", "Bad_Name"])
+    r = run_playbook(standin, PLAYBOOK, role_vars)
+    assert r.returncode != 0
+    assert "Invalid input for environment production; nothing was changed." in r.stdout
+    assert ("azure_prometheus_resource_group: 'rg-kubiya-staging-monitoring' is named for staging ('staging'); "
+            "a production run never touches it") in r.stdout
+    assert "azure_prometheus_customers: 'Bad_Name' is not a customer name" in r.stdout
+    assert standin.log() == [], "the role talked to Azure before its input was valid"
+
+
+def test_staging_refuses_production_named_workspace(standin, role_vars):
+    role_vars["azure_prometheus_workspace"] = "amw-kubiya-prod"
+    r = run_playbook(standin, PLAYBOOK, role_vars)
+    assert r.returncode != 0
+    assert "azure_prometheus_workspace: 'amw-kubiya-prod' is named for production ('prod')" in r.stdout
+    assert standin.log() == []
+
+
+def test_duplicate_applications_stop_the_run_naming_them(standin, role_vars):
+    role_vars["azure_prometheus_customers"] = ["acme"]
+    a = standin.admin("/_standin/seed_app?name=kubiya-staging-runner-acme", method="POST")
+    b = standin.admin("/_standin/seed_app?name=kubiya-staging-runner-acme", method="POST")
+    r = run_playbook(standin, PLAYBOOK, role_vars)
+    assert r.returncode != 0
+    assert "kubiya-staging-runner-acme: 2 Entra applications carry this display name" in r.stdout
+    assert a["client_id"] in r.stdout and b["client_id"] in r.stdout
+    assert _writes(standin) == []
+
+
+def test_invalid_body_is_refused_with_azure_error_naming_the_member(standin, tmp_path):
+    """A typo in a body the role sends through azure_rm_resource: Azure's 400 reaches the operator."""
+    pb = tmp_path / "bad.yml"
+    pb.write_text(yaml.safe_dump([{"name": "bad body", "hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Resource group", "azure.azcollection.azure_rm_resourcegroup": {"name": "rg-x-staging", "location": "westeurope"}},
+        {"name": "Workspace with a typo", "azure.azcollection.azure_rm_resource": {
+            "resource_group": "rg-x-staging", "provider": "Monitor", "resource_type": "accounts",
+            "resource_name": "amw-x-staging", "api_version": "2023-04-03",
+            "body": {"location": "westeurope", "properties": {"publicNetworkAcess": "Enabled"}}}}]}]))
+    r = run_playbook(standin, pb, {})
+    assert r.returncode != 0
+    assert "InvalidRequestContent" in r.stdout, r.stdout[-3000:]
+    assert "Could not find member" in r.stdout and "publicNetworkAcess" in r.stdout, r.stdout[-3000:]
+    assert not any(e["type"] == "Microsoft.Monitor/accounts" for e in standin.state()["resources"].values())
