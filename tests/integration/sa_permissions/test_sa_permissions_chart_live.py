@@ -24,6 +24,8 @@ MODULE = "ansible_collections.kubiya.runners.plugins.modules.sa_permissions"
 
 def run_module(cluster, tmp_path, **args):
     args.setdefault("kubeconfig", str(cluster.kubeconfig))
+    # the module alone reads the matrix it is given (the action plugin's default is the chart's)
+    args.setdefault("matrix", str(chartlib.CHART / "permissions.yaml"))
     args_file = tmp_path / "args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
     env = dict(cluster.env, PYTHONPATH=str(COLLECTIONS), ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS))
