@@ -20,7 +20,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.kubiya.runners.plugins.module_utils import promql, retry, validate
+from ansible_collections.kubiya.runners.plugins.module_utils import promql, retry, table, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.prometheus import QueryError
 
 # Option -> validate.number() rules of the metrics_delivery options handled here.
@@ -302,11 +302,7 @@ def render_report(results, header=None):
                                                                     r["min_series"]),
                      format_age(age), format_age(r.get("max_age")),
                      r.get("reason") or ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = [header] if header else []
-    for row in rows:
-        lines.append("  ".join(row[i].ljust(widths[i]) for i in range(5)) + "  " + row[5])
-    return [line.rstrip() for line in lines]
+    return ([header] if header else []) + table.render(rows[0], rows[1:], rule=False, free_last=True)
 
 
 def summary(results, attempts, elapsed):

@@ -25,9 +25,12 @@ __metaclass__ = type
 import math
 import time
 
-COMPONENT_LABEL = 'app.kubernetes.io/component'
-NAME_LABEL = 'app.kubernetes.io/name'
-INSTANCE_LABEL = 'app.kubernetes.io/instance'
+from ansible_collections.kubiya.runners.plugins.module_utils import table
+from ansible_collections.kubiya.runners.plugins.module_utils.labels import (  # noqa: F401 (part of this API)
+    COMPONENT_LABEL,
+    INSTANCE_LABEL,
+    NAME_LABEL,
+)
 
 TABLE_HEADER = ('COMPONENT', 'KIND', 'NAME', 'READY', 'RESTARTS', 'STATUS')
 
@@ -313,13 +316,8 @@ def is_settled(pods, deployments=(), statefulsets=()):
 
 def report_lines(components, problems=None):
     """Fixed-width table of the components, then one line per problem."""
-    rows = [TABLE_HEADER]
-    for e in components:
-        rows.append((e['component'], e['kind'], e['name'], e['ready'], str(e['restarts']),
-                     'ok' if e['healthy'] else 'FAIL'))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(TABLE_HEADER))]
-    lines = ['  '.join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    lines.insert(1, '  '.join('-' * w for w in widths))
+    lines = table.render(TABLE_HEADER, [(e['component'], e['kind'], e['name'], e['ready'], e['restarts'],
+                                         'ok' if e['healthy'] else 'FAIL') for e in components])
     if not components:
         lines.append('(no Pods, Deployments, StatefulSets, Jobs or CronJobs found)')
     for problem in problems or []:

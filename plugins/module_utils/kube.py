@@ -200,9 +200,10 @@ class KubeClient(object):
     # -- construction ----------------------------------------------------
     @classmethod
     def from_params(cls, params, deadline=None, environ=None):
-        """Check the configuration, then build the client within ``deadline`` (a retry.Deadline,
-        default: one request timeout). Loading the kubeconfig (exec credential plugins) and
-        discovery happen here."""
+        """Check the configuration, then build the client within ``deadline`` (a retry.Deadline;
+        it then bounds every later call too). Without one, building gets one request timeout (plus
+        as much for retries) and each later call its own. Loading the kubeconfig (exec credential
+        plugins) and discovery happen here."""
         if not HAS_K8S_COLLECTION:
             raise MissingLibraryError('the kubernetes.core collection is needed: %s' % K8S_COLLECTION_ERROR)
         if not HAS_K8S:
@@ -210,7 +211,7 @@ class KubeClient(object):
         auth = auth_params(params, environ)
         timeout = float(params.get('request_timeout') or 30.0)
         host = check_host(configured_host(auth, params)).geturl()
-        deadline = deadline or retrymod.Deadline(timeout, timeout)
+        budget = deadline or retrymod.Deadline(timeout, timeout)  # of building the client
         # the options as resolved here (K8S_AUTH_* included), so both sides agree on them
         kwargs = dict((k, v) for k, v in params.items() if k in AUTH_ARG_SPEC and v is not None)
         kwargs.update(auth)
@@ -220,8 +221,8 @@ class KubeClient(object):
             return client.client
 
         try:
-            dynamic = _with_retries(build, 'setting up the client', '(kubeconfig, credential plugins, discovery)', host, deadline, retry=True,
-                                    policy=retrymod.DEFAULT_POLICY, sleep=time.sleep)
+            dynamic = _with_retries(build, 'setting up the client', '(kubeconfig, credential plugins, discovery)',
+                                    host, budget, retry=True, policy=retrymod.DEFAULT_POLICY, sleep=time.sleep)
         except K8sError:
             raise
         except Exception as exc:  # ConfigException, CoreException, exec plugin errors...

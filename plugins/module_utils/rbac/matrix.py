@@ -11,8 +11,11 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-INSTANCE_LABEL = 'app.kubernetes.io/instance'
-COMPONENT_LABEL = 'app.kubernetes.io/component'
+from ansible_collections.kubiya.runners.plugins.module_utils.labels import (  # noqa: F401 (part of this API)
+    COMPONENT_LABEL,
+    INSTANCE_LABEL,
+)
+
 BOOTSTRAP_LABEL = 'kubernetes.io/bootstrapping'
 BOOTSTRAP_VALUE = 'rbac-defaults'
 RELEASE_NS = '@release'

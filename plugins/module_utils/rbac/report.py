@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.kubiya.runners.plugins.module_utils import table
 from ansible_collections.kubiya.runners.plugins.module_utils.rbac.matrix import (
     ALL_NAMESPACES,
     REASON_FORBIDDEN,
@@ -101,12 +102,7 @@ def render_table(results, errors=(), summary=None, workloads=()):
     # cap the descriptive columns so one odd value cannot push the table apart; the binding and
     # role names (the last two columns) are what an operator acts on and are never shortened
     cells = [tuple(_cell(v) for v in row[:-2]) + tuple(v or '' for v in row[-2:]) for row in rows]
-    widths = [len(c) for c in TABLE_COLUMNS]
-    for row in cells:
-        widths = [max(w, len(v)) for w, v in zip(widths, row)]
-    fmt = '  '.join('%%-%ds' % w for w in widths)
-    lines = [(fmt % TABLE_COLUMNS).rstrip(), '  '.join('-' * w for w in widths)]
-    lines += [(fmt % row).rstrip() for row in cells]
+    lines = table.render(TABLE_COLUMNS, cells)
     lines += finding_lines(results, workloads)
     for err in [e for r in results for e in r.get('errors') or []] + list(errors):
         lines.append('ERROR: %s' % err)

@@ -17,6 +17,9 @@ import chartlib  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
+# the module alone reads the matrix it is given (the action plugin's default is the chart's)
+MATRIX = str(chartlib.CHART / "permissions.yaml")
+
 
 @pytest.fixture
 def installed(cluster, namespace, tmp_path):
@@ -38,7 +41,7 @@ def installed(cluster, namespace, tmp_path):
 
 def test_installed_chart_passes_with_accepted_risks_and_a_changed_account_fails(cluster, installed, tmp_path):
     namespace, components = installed
-    result = cluster.run_module("sa_permissions", tmp_path, namespace=namespace, release="rel", components=components).result
+    result = cluster.run_module("sa_permissions", tmp_path, matrix=MATRIX, namespace=namespace, release="rel", components=components).result
     assert not result.get("failed"), result.get("msg")
     assert result["matrix_path"].endswith("charts/kubiya-runner/permissions.yaml")
     names = [sa["name"] for sa in result["service_accounts"]]
@@ -61,7 +64,7 @@ def test_installed_chart_passes_with_accepted_risks_and_a_changed_account_fails(
             break
         assert time.monotonic() < deadline, "no pod of the patched Deployment appeared"
         time.sleep(2)
-    result = cluster.run_module("sa_permissions", tmp_path, namespace=namespace, release="rel", components=components).result
+    result = cluster.run_module("sa_permissions", tmp_path, matrix=MATRIX, namespace=namespace, release="rel", components=components).result
     assert result["failed"] is True
     wrong = {(w["kind"], w["severity"]) for w in result["workloads"]
              if w["service_account"] == "tool-manager" and w["component"] == "agent-manager"}

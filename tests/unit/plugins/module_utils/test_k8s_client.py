@@ -200,3 +200,12 @@ def test_a_hanging_exec_credential_plugin_is_cut_at_the_deadline(tmp_path, serve
         KubeClient.from_params({"kubeconfig": kubeconfig, "request_timeout": 1.5}, environ={})
     assert time.monotonic() - started < 1.5 + 1.0, err.value.msg
     assert "no complete answer within" in err.value.msg
+
+
+def test_without_a_deadline_each_call_gets_its_own_time(server):
+    """sa_permissions makes hundreds of reviews: building the client must not start a budget
+    that later calls run out of (only runner_health passes a module-wide deadline)."""
+    client = KubeClient.from_params({"host": server, "api_key": TOKEN, "request_timeout": 1}, environ={})
+    assert client.deadline is None
+    time.sleep(2.2)  # more than request timeout + retry time of the building step
+    assert len(client.list_items("/api/v1/namespaces/ns/serviceaccounts")) == 3
