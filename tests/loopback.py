@@ -1,6 +1,6 @@
 """Loopback HTTP(S) servers that record what reaches them and a test PKI generated at test
 time. Used by the unit tests that run real module processes against them
-(tests/unit/plugins/modules/test_metrics_delivery_*.py, .../module_utils/test_k8s_client_retry.py);
+(tests/unit/plugins/modules/test_metrics_delivery_*.py, .../module_utils/test_kube_retry.py);
 the module runner itself is testlib.run_module."""
 from __future__ import annotations
 

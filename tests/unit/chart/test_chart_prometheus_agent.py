@@ -138,7 +138,7 @@ def test_collector_is_a_documented_chart_option():
     assert yaml.safe_load((chartlib.CHART / "values.yaml").read_text())["telemetry"]["collector"] == "alloy"
     readme = (chartlib.CHART / "README.md").read_text()
     assert re.search(r"^\| `telemetry\.collector` +\|.*prometheus-agent.*\| `alloy` +\|$", readme, re.M), \
-        "README values table has no telemetry.collector row: run scripts/chart-readme.sh"
+        "README values table has no telemetry.collector row: run tools/chart-readme.sh"
 
 
 def test_lints_strict_with_the_production_example():
