@@ -26,7 +26,7 @@ COMMENTED = ["ansible.cfg", "Makefile", "playbooks/*.yml", "inventories/**/*.yml
              "roles/runner/templates/*.j2", "plugins/filter/*.py"]
 # names of files that are generated at run time, not kept in the repository
 GENERATED = re.compile(r"^(override_[\w<>-]*\.yaml|deploy-vars\.yml|verify-vars\.yml|kubeconfig|credentials\.json|"
-                       r"kubiya-runners-.*\.tar\.gz|values\.yaml)$")
+                       r"kubiya-runners-.*\.tar\.gz|values\.yaml|images\.(json|txt))$")
 
 
 def tracked() -> list[str]:
