@@ -53,8 +53,8 @@ def test_labels_alone_or_another_release_are_not_ownership():
     found = foreign(
         obj("ConfigMap", "lookalike", labels={"app.kubernetes.io/instance": RELEASE}),
         obj("Service", "other", annotations={"meta.helm.sh/release-name": "other-customer"}),
-        obj("Service", "same-name-elsewhere", annotations={"meta.helm.sh/release-name": RELEASE,
-                                                          "meta.helm.sh/release-namespace": "kubiya-globex"}),
+        obj("Service", "same-name-elsewhere",
+            annotations={"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": "kubiya-globex"}),
         obj("Secret", "sh.helm.release.v1.other.v1", labels={"owner": "helm", "name": "other"}),
         obj("Pod", "adopted", owners=["uid-of-something-foreign"]),
         obj("Pod", "kube-root-ca.crt"))
@@ -98,8 +98,8 @@ def test_two_customers_on_one_namespace_of_one_cluster_are_named_together():
                "hooli": {"namespace": "kubiya-hooli", "kubeconfig": "", "context": ""}}
     errors = rc.target_clash_errors(targets)
     assert len(errors) == 1
-    assert errors[0].startswith("runner_namespace: customers acme and globex all target namespace shared "
-                               "(kube context (default), kubeconfig (default))")
+    assert errors[0].startswith(
+        "runner_namespace: customers acme and globex all target namespace shared (kube context (default), kubeconfig (default))")
     assert rc.target_clash_errors(targets, "acme") == errors
     assert rc.target_clash_errors(targets, "initech") == []
     assert rc.target_clash_errors(targets, "hooli") == []
