@@ -60,7 +60,7 @@ def handle(state, method, path, query, headers, raw):
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
         auth = headers.get("Authorization") or ""
         if auth.startswith("Basic "):
-            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+            client_id, _sep, secret = base64.b64decode(auth[6:]).decode().partition(":")
             client_id, secret = urllib.parse.unquote(client_id), urllib.parse.unquote(secret)
         scope = form.get("scope") or (form.get("resource", "") + "/.default" if form.get("resource") else "")
         resource = scope.split()[0].removesuffix("/.default").rstrip("/") if scope else ""

@@ -93,7 +93,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
         pass
 
     def do_CONNECT(self):
-        host, _, port = self.path.rpartition(":")
+        host, _sep, port = self.path.rpartition(":")
         host = host.lower()
         if host not in HOSTS or port != "443":
             self.server.state.log({"host": host, "method": "CONNECT", "path": self.path, "status": 403,
@@ -182,7 +182,7 @@ def build(state_dir: Path, port: int = 0) -> ThreadingHTTPServer:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--state-dir", required=True, type=Path)
     ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args(argv)

@@ -193,7 +193,7 @@ def patch(rtype: str, body: dict) -> None:
 def resource_group(body: dict, creating: bool) -> None:
     if creating:
         resource("microsoft.resources/resourcegroups", "2022-09-01", body)
-    problems, _ = problems_for("microsoft.resources/resourcegroups", "2022-09-01", body)
+    problems, _missing = problems_for("microsoft.resources/resourcegroups", "2022-09-01", body)
     if problems:
         raise arm_error(400, "InvalidRequestContent",
                         "The request content was invalid and could not be deserialized: " + "; ".join(problems))

@@ -84,7 +84,7 @@ def test_invalid_bodies_get_azure_error_codes_and_change_nothing(standin):
     s.put(ws, json={"location": "westeurope"})
     dcr = f"{rg}/providers/Microsoft.Insights/dataCollectionRules/dcr?api-version=2022-06-01"
     body = {"location": "westeurope", "properties": {
-        "destinations": {"monitoringAccounts": [{"name": "M1", "accountResourceId": ws.split("?")[0][len("https://management.azure.com"):]}]},
+        "destinations": {"monitoringAccounts": [{"name": "M1", "accountResourceId": ws.split("?", maxsplit=1)[0][len("https://management.azure.com"):]}]},
         "dataFlows": [{"streams": ["Microsoft-PrometheusMetrics"], "destinations": ["M2"]}]}}
     r = s.put(dcr, json=body)
     assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidPayload", r.text
