@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """make bench: what our deploy+verify costs next to bare Helm, on the local control plane.
 
 Runs side by side, in one run, against the cluster of KUBECONFIG (default: .cluster/kubeconfig):
