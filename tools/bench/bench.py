@@ -112,7 +112,7 @@ class Bench:
     def one_round(self, i: int, override: Path) -> None:
         ns = self.ns("helm", i)
         seconds, _out = self.run(["helm", "upgrade", "--install", RELEASE, str(CHART), "-n", ns, "--create-namespace",
-                               "-f", str(override), "--wait", "--timeout", "5m"])
+                                  "-f", str(override), "--wait", "--timeout", "5m"])
         self.record("helm", seconds)
         self.run(["helm", "uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "2m"])
 
@@ -152,7 +152,7 @@ class Bench:
                 env = env_for(self.kubeconfig, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
                               PROFILE_TASKS_TASK_OUTPUT_LIMIT="all", PROFILE_TASKS_SORT_ORDER="none")
                 _seconds, out = self.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.verify",
-                                   "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns})], env=env)
+                                          "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns})], env=env)
                 print("\nprofile of one verify (profile_tasks, in task order):")
                 print("\n".join(line for line in out.stdout.splitlines() if re.search(r" -+ \d+\.\d+s$", line)))
         finally:
@@ -164,7 +164,7 @@ class Bench:
         env = env_for(self.kubeconfig, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
                       PROFILE_TASKS_TASK_OUTPUT_LIMIT="all", PROFILE_TASKS_SORT_ORDER="descending")
         _seconds, out = self.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.deploy",
-                           "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns})], env=env)
+                                  "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns})], env=env)
         self.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.remove",
                   "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns, "runner_remove_confirm": CUSTOMER})])
         rows = []
