@@ -100,10 +100,12 @@ sanity: ## ansible-test sanity on a copy at ansible_collections/kubiya/runners
 # pytest-xdist: PYTEST_WORKERS processes, `--dist loadgroup` (tests sharing a fixed port,
 # namespace or the central side carry an xdist_group: tests/conftest.py, XDIST_GROUPS);
 # one worker starts the cluster/central side for all. PYTEST_WORKERS=0: serial.
-PYTEST_WORKERS ?= 3
+# Default 0 (serial): with pytest 9.2 + xdist 3.8.0 `--dist loadgroup` does not keep a group on
+# one worker here (tests/unit/test_xdist_sharing.py, xfail), so the groups are not safe yet.
+PYTEST_WORKERS ?= 0
 PYTEST_XDIST = $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup)
 
-pytest: ## all pytest suites (unit, chart, local cluster, integration), PYTEST_WORKERS=3 in parallel
+pytest: ## all pytest suites (unit, chart, local cluster, integration); PYTEST_WORKERS=N: xdist
 	pytest $(PYTEST_XDIST) --durations=25 $(PYTEST_ARGS)
 
 # Side by side on the local control plane: bare helm, our deploy+verify (health window at its

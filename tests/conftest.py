@@ -114,6 +114,9 @@ XDIST_GROUPS = {
 XDIST_FIXTURE_GROUPS = {"central": "central"}
 
 
+# tryfirst: xdist's own hook turns the xdist_group marks into the `@group` suffix of the node
+# ids that `--dist loadgroup` schedules by; a mark added after it is ignored.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
     for item in items:
         if item.get_closest_marker("xdist_group"):

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """make bench: what our deploy+verify costs next to bare Helm, on the local control plane.
 
 Runs side by side, in one run, against the cluster of KUBECONFIG (default: .cluster/kubeconfig):
@@ -112,28 +111,28 @@ class Bench:
 
     def one_round(self, i: int, override: Path) -> None:
         ns = self.ns("helm", i)
-        seconds, _ = self.run(["helm", "upgrade", "--install", RELEASE, str(CHART), "-n", ns, "--create-namespace",
-                               "-f", str(override), "--wait", "--timeout", "5m"])
+        seconds, _out = self.run(["helm", "upgrade", "--install", RELEASE, str(CHART), "-n", ns, "--create-namespace",
+                                  "-f", str(override), "--wait", "--timeout", "5m"])
         self.record("helm", seconds)
         self.run(["helm", "uninstall", RELEASE, "-n", ns, "--wait", "--timeout", "2m"])
 
         ns = self.ns("deploy", i)
-        seconds, _ = self.playbook("deploy", ns)
+        seconds, _out = self.playbook("deploy", ns)
         self.record("deploy", seconds)
         seconds, out = self.playbook("deploy", ns)
         changed = {h: int(c) for h, _ok, c, _u, _f in RECAP.findall(out.stdout)}
         if changed.get(CUSTOMER) != 0:
             sys.exit(f"bench: the re-run was not idempotent (changed={changed}):\n{out.stdout[-4000:]}")
         self.record("rerun", seconds)
-        seconds, _ = self.playbook("verify", ns)
+        seconds, _out = self.playbook("verify", ns)
         self.record("verify", seconds)
-        seconds, _ = self.playbook("verify", ns, runner_health_window=0)
+        seconds, _out = self.playbook("verify", ns, runner_health_window=0)
         self.record("verify-w0", seconds)
-        seconds, _ = self.playbook("remove", ns, runner_remove_confirm=CUSTOMER)
+        seconds, _out = self.playbook("remove", ns, runner_remove_confirm=CUSTOMER)
         self.record("remove", seconds)
 
         ns = self.ns("w0", i)
-        seconds, _ = self.playbook("deploy", ns, runner_health_window=0)
+        seconds, _out = self.playbook("deploy", ns, runner_health_window=0)
         self.record("deploy-w0", seconds)
         self.playbook("remove", ns, runner_remove_confirm=CUSTOMER)
 
@@ -145,15 +144,15 @@ class Bench:
         try:
             for i in range(1, runs + 1):
                 print(f"run {i}/{runs}", flush=True)
-                seconds, _ = self.playbook("verify", ns)
+                seconds, _out = self.playbook("verify", ns)
                 self.record("verify", seconds)
-                seconds, _ = self.playbook("verify", ns, runner_health_window=0)
+                seconds, _out = self.playbook("verify", ns, runner_health_window=0)
                 self.record("verify-w0", seconds)
             if profile:
                 env = env_for(self.kubeconfig, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
                               PROFILE_TASKS_TASK_OUTPUT_LIMIT="all", PROFILE_TASKS_SORT_ORDER="none")
-                _, out = self.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.verify",
-                                   "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns})], env=env)
+                _seconds, out = self.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.verify",
+                                          "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns})], env=env)
                 print("\nprofile of one verify (profile_tasks, in task order):")
                 print("\n".join(line for line in out.stdout.splitlines() if re.search(r" -+ \d+\.\d+s$", line)))
         finally:
@@ -164,8 +163,8 @@ class Bench:
         ns = self.ns("profile", 0)
         env = env_for(self.kubeconfig, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
                       PROFILE_TASKS_TASK_OUTPUT_LIMIT="all", PROFILE_TASKS_SORT_ORDER="descending")
-        _, out = self.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.deploy",
-                           "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns})], env=env)
+        _seconds, out = self.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.deploy",
+                                  "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns})], env=env)
         self.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.remove",
                   "--limit", CUSTOMER, "-e", json.dumps({"runner_namespace": ns, "runner_remove_confirm": CUSTOMER})])
         rows = []
@@ -200,7 +199,7 @@ class Bench:
                                 stderr=subprocess.STDOUT)
         sampler = threading.Thread(target=sample_rss, args=(proc.pid, peak, proc), daemon=True)
         sampler.start()
-        stdout, _ = proc.communicate(timeout=3600)
+        stdout, _err = proc.communicate(timeout=3600)
         elapsed = time.monotonic() - start
         sampler.join(timeout=5)
         if proc.returncode != 0:
@@ -284,7 +283,7 @@ def table(results: dict[str, list[float]], cpu: dict[str, list[float]]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--prefix", default="bench", help="namespace prefix (default bench)")
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG") or str(REPO / ".cluster" / "kubeconfig"))
@@ -302,7 +301,7 @@ def main() -> int:
     print("\n".join(info), flush=True)
     report: dict = {"machine": info}
     # SIGTERM (a CI timeout, `timeout`) cleans up like Ctrl-C: the namespaces are deleted
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit("bench: terminated"))
     try:
         if args.only == "verify":
             bench.verify_rounds(args.runs, args.profile)
@@ -328,7 +327,7 @@ def main() -> int:
         if args.profile:
             rows = bench.profile()
             report["profile"] = rows
-            print(f"\nprofile of one deploy+verify (profile_tasks, {sum(s for s, _ in rows):.1f} s in tasks):")
+            print(f"\nprofile of one deploy+verify (profile_tasks, {sum(row[0] for row in rows):.1f} s in tasks):")
             for seconds, task in sorted(rows, reverse=True)[:30]:
                 print(f"  {seconds:6.2f} s  {task}")
         print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
