@@ -72,7 +72,8 @@ def test_one_worker_starts_the_controller_stops_once(tmp_path: Path):
 
 
 @pytest.mark.xfail(strict=True, reason="with pytest 9.2 + pytest-xdist 3.8.0 here, --dist loadgroup spreads even "
-                   "a decorated xdist_group over the workers; make test stays serial (PYTEST_WORKERS=0) until this passes")
+                   "a decorated xdist_group over the workers (xdist sets item._nodeid, pytest 9 reads item._id); "
+                   "make test runs the grouped tests in a separate serial run until this passes")
 def test_groups_added_by_a_conftest_hook_reach_loadgroup(tmp_path: Path):
     """tests/conftest.py adds xdist_group marks in pytest_collection_modifyitems; it must run
     before xdist's own hook (tryfirst), or the tests of a group spread over the workers."""
