@@ -24,7 +24,7 @@ from testlib import REPO, base_env
 SHIPPED = ("plugins/modules/", "plugins/filter/", "roles/", "playbooks/", "charts/kubiya-runner/Chart.yaml",
            "meta/runtime.yml")
 EXCLUDED = (".venv/", ".tools/", ".build/", ".cluster/", ".central/", ".pipeline/", ".git/", "tests/", "dist/",
-            ".ci/", "scripts/", "tools/", "rendered/")
+            ".ci/", "scripts/", "tools/", "rendered/", "monitoring/")
 # junk a developer's tree holds after make demo / validate runs; paths relative to REPO
 JUNK = (".pipeline/{tag}-deploy-vars.yml", ".cluster/{tag}-pki.key", "rendered/{tag}/override_acme.yaml",
         "roles/runner/tasks/{tag}.yml.orig", "plugins/modules/{tag}_scratch.py",
