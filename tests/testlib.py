@@ -140,6 +140,8 @@ def run_adhoc(module: str, args: dict, *, check_mode: bool = False, timeout: flo
     found = _ADHOC_RESULT.search(proc.stdout)
     result = json.loads(proc.stdout[found.end():]) if found else {}
     return AdhocRun(proc.returncode, found.group(1) if found else None, result, elapsed, proc.stdout, proc.stderr)
+
+
 # --- pytest-xdist: session resources shared by the workers of one run --------------------
 # The controller creates one directory per run and hands it to every worker
 # (tests/conftest.py, pytest_configure_node). A worker that needs the cluster or the

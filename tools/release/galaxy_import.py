@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run galaxy-importer (the import check of Galaxy and Automation Hub) on a collection tarball.
 
     .build/importer-venv/bin/python tools/release/galaxy_import.py dist/kubiya-runners-<v>.tar.gz [--log FILE]

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Every container image the runner chart deploys, machine-readable (make images).
 
 Renders the chart with `helm template` and its default values (plus placeholder required

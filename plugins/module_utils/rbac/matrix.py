@@ -11,7 +11,8 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-from ansible_collections.kubiya.runners.plugins.module_utils.labels import (  # noqa: F401 (part of this API)
+# re-exported: part of this module's API (rbac/__init__, authorizer, review import them from here)
+from ansible_collections.kubiya.runners.plugins.module_utils.labels import (  # noqa: F401 pylint: disable=unused-import
     COMPONENT_LABEL,
     INSTANCE_LABEL,
 )
