@@ -53,8 +53,12 @@ class Registry:
     @classmethod
     def start(cls, state: Path) -> "Registry":
         reg = cls(state, free_port())
-        for script in ("up.sh", "signing-key.sh"):
-            subprocess.run([str(HERE / script)], env=reg.env, check=True, capture_output=True, text=True, timeout=120)
+        try:
+            for script in ("up.sh", "signing-key.sh"):
+                subprocess.run([str(HERE / script)], env=reg.env, check=True, capture_output=True, text=True, timeout=120)
+        except BaseException:
+            reg.stop()  # up.sh may have started it: never leave a registry behind a failed start
+            raise
         return reg
 
     def stop(self, purge: bool = False) -> None:
