@@ -236,6 +236,13 @@ $(IMPORTER_VENV)/.installed: tools/release/requirements-importer.txt tools/relea
 galaxy-importer: $(IMPORTER_VENV)/.installed ## Galaxy's import check on the built tarball (TARBALL=dist/kubiya-runners-<v>.tar.gz)
 	@tarball='$(or $(TARBALL),$(DIST)/kubiya-runners-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz)' && \
 	  test -f "$$tarball" || { echo "no $$tarball: make build first" >&2; exit 2; }
+	@# the collection's dependencies (galaxy.yml) beside ansible-core in the importer's venv, where
+	@# ansible-doc finds them whatever ANSIBLE_COLLECTIONS_PATH the importer sets: Galaxy resolves
+	@# dependencies, the importer alone does not (the modules use kubernetes.core's doc fragment)
+	@sp=$$($(IMPORTER_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  src=$$($(PY) -c 'import ansible_collections; print(list(ansible_collections.__path__)[0])') && \
+	  for c in kubernetes/core azure/azcollection community/grafana; do \
+	    mkdir -p "$$sp/ansible_collections/$${c%/*}" && ln -sfn "$$src/$$c" "$$sp/ansible_collections/$$c"; done
 	GALAXY_IMPORTER_CONFIG=$(REPO)/tools/release/galaxy-importer.cfg PATH=$(IMPORTER_VENV)/bin:$$PATH \
 	  $(IMPORTER_VENV)/bin/python tools/release/galaxy_import.py \
 	  '$(or $(TARBALL),$(DIST)/kubiya-runners-$(shell sed -n 's/^version: *//p' galaxy.yml).tar.gz)' \
