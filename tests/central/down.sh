@@ -22,21 +22,8 @@ done
 ((${#wanted[@]})) || wanted=("${COMPONENTS[@]}")
 
 stop() {
-  local name=$1 pid i
-  pid=$(pid_of "$name" || true)
-  if pid_alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-      pid_alive "$pid" || break
-      sleep 0.1
-    done
-    if pid_alive "$pid"; then
-      log "$name (pid $pid) ignored SIGTERM for 10s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    log "$name stopped (pid $pid)"
-  fi
-  rm -f "$STATE/pids/$name"
+  stop_pid "$1" "$(pid_of "$1" || true)"
+  rm -f "$STATE/pids/$1"
 }
 
 # reverse start order

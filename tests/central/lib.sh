@@ -21,13 +21,9 @@ COMPONENTS=(prometheus tokend authfront)
 
 log() { printf '[central] %s\n' "$*" >&2; }
 
-# alive = exists and is not a zombie waiting to be reaped
-pid_alive() {
-  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)
-  [[ $state != Z ]]
-}
+# pid_alive, stop_pid
+# shellcheck source=../proclib.sh
+. "$here/../proclib.sh"
 
 pid_of() { [[ -f $STATE/pids/$1 ]] && cat "$STATE/pids/$1"; }
 

@@ -8,19 +8,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-pid=$(pid_of || true)
-if pid_alive "$pid"; then
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    pid_alive "$pid" || break
-    sleep 0.1
-  done
-  if pid_alive "$pid"; then
-    log "pid $pid ignored SIGTERM for 10s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  log "stopped (pid $pid)"
-fi
+stop_pid registry "$(pid_of || true)"
 rm -f "$STATE/registry.pid"
 if [[ ${1:-} == --purge ]]; then
   rm -rf "$STATE"

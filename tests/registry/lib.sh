@@ -13,13 +13,9 @@ REGISTRY_USER=${KUBIYA_REGISTRY_USER:-kubiya-release}
 
 log() { printf '[registry] %s\n' "$*" >&2; }
 
-# alive = exists and is not a zombie waiting to be reaped
-pid_alive() {
-  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)
-  [[ $state != Z ]]
-}
+# pid_alive, stop_pid
+# shellcheck source=../proclib.sh
+. "$here/../proclib.sh"
 
 pid_of() { [[ -f $STATE/registry.pid ]] && cat "$STATE/registry.pid"; }
 
