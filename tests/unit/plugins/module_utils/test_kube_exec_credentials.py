@@ -24,6 +24,7 @@ def wait_for(path, limit=HANG + 10):
     while not path.exists() and time.monotonic() < ends:
         time.sleep(0.2)
 
+
 pytestmark = pytest.mark.skipif(not kube.HAS_K8S, reason="needs the kubernetes library")
 
 
