@@ -50,6 +50,8 @@ $(VENV)/.installed: requirements-lock.txt requirements-dev.txt requirements.txt
 tools:
 	tools/build.sh all
 	tools/link-tools.sh
+	@# Alloy's own config parser (github.com/grafana/alloy/syntax); Go's build cache makes re-runs fast
+	cd tools/alloycheck && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o $(CURDIR)/.tools/bin/alloycheck .
 	tools/helm-diff.sh
 
 $(COLLECTION_LINK):
