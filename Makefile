@@ -61,14 +61,14 @@ $(COLLECTION_LINK):
 # Each gate's wall time is printed. Serial by default, stopping at the first failing gate;
 # TEST_PARALLEL=1 runs lint+sanity (CPU-bound) beside pytest (mostly waiting on the
 # apiserver and helm) and fails if any gate failed (their log: .build/test-static.log).
-test: setup ## every gate: yamllint, ansible-lint, ruff, ansible-test sanity, pytest (TEST_PARALLEL=1: static gates beside pytest)
+test: setup ## every gate: yamllint, ansible-lint, ruff, ansible-test sanity, chart-ci, pytest (TEST_PARALLEL=1: static gates beside pytest)
 	@gate() { local s=$$(date +%s) rc=0; $(MAKE) --no-print-directory "$$1" || rc=$$?; \
 	  echo "make test: gate $$1 $$( ((rc)) && echo FAILED || echo passed) in $$(( $$(date +%s) - s )) s"; return $$rc; }; \
 	if [ "$(TEST_PARALLEL)" = 1 ]; then \
-	  mkdir -p .build; { gate lint && gate sanity; } > .build/test-static.log 2>&1 & static=$$!; \
+	  mkdir -p .build; { gate lint && gate sanity && gate chart-ci; } > .build/test-static.log 2>&1 & static=$$!; \
 	  rc=0; gate pytest || rc=$$?; src=0; wait $$static || src=$$?; \
 	  cat .build/test-static.log; exit $$(( rc || src )); \
-	else gate lint && gate sanity && gate pytest; fi
+	else gate lint && gate sanity && gate chart-ci && gate pytest; fi
 
 lint: yamllint ansible-lint ruff ## YAML, Ansible and Python lint
 
@@ -84,6 +84,9 @@ ruff:
 
 # ansible-test needs the collection at ansible_collections/kubiya/runners:
 # copy the files git knows (tracked or new, not ignored) there and run it.
+chart-ci: ## chart-testing: ct lint of every chart (each ci/ values file, Chart.yaml schema, version-bump check)
+	tools/chart-ci.sh
+
 sanity: ## ansible-test sanity on a copy at ansible_collections/kubiya/runners
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
 	git ls-files -co --exclude-standard -z | xargs -0 -I{} sh -c 'test -e "{}" && echo "{}"' \

@@ -4,7 +4,7 @@
 #   $KUBIYA_CACHE_DIR/bin/<name>-<version>/<binaries>   (+ a .complete stamp)
 # A second call with everything present returns in well under a second.
 #
-# usage: build.sh [kubernetes|etcd|kwok|helm|kubectl|kube-state-metrics|prometheus|all]...
+# usage: build.sh [kubernetes|etcd|kwok|helm|kubectl|kube-state-metrics|prometheus|chart-testing|all]...
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -93,6 +93,22 @@ build_prometheus() {
   go_build_wrapper prometheus github.com/prometheus/prometheus/cmd/prometheus prometheus "$PROMETHEUS_VERSION"
 }
 
+# chart-testing (ct lint: chart lint with every ci/ values file and the version-bump check).
+# GONOSUMDB for this one module path: the proxy serves github.com/helm/chart-testing/v3
+# v3.12.0, but the checksum database answers 404 for it (measured 2026-11-30), so `go build`
+# would refuse it; its hash is pinned in tools/build/chart-testing/go.sum instead.
+build_chart_testing() {
+  local modroot
+  (cd "$here/build/chart-testing" &&
+    GONOSUMDB=github.com/helm/chart-testing GOFLAGS="$GOFLAGS -mod=mod" \
+      go build -trimpath -ldflags "-s -w -X github.com/helm/chart-testing/v3/ct/cmd.Version=$CHART_TESTING_VERSION" \
+      -o "$out/ct" github.com/helm/chart-testing/v3/ct)
+  # ct's default chart schema and yamllint rules, from the same module version
+  modroot=$(cd "$here/build/chart-testing" && GONOSUMDB=github.com/helm/chart-testing \
+    go list -m -f '{{.Dir}}' github.com/helm/chart-testing/v3)
+  mkdir -p "$out/etc" && cp "$modroot/etc/chart_schema.yaml" "$modroot/etc/lintconf.yaml" "$out/etc/"
+}
+
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(all)
 for t in "${targets[@]}"; do
@@ -103,6 +119,7 @@ for t in "${targets[@]}"; do
     helm) run_build helm "$HELM_VERSION" build_helm ;;
     prometheus) run_build prometheus "$PROMETHEUS_VERSION" build_prometheus ;;
     kube-state-metrics) run_build kube-state-metrics "$KUBE_STATE_METRICS_VERSION" build_kube_state_metrics ;;
+    chart-testing | ct) run_build chart-testing "$CHART_TESTING_VERSION" build_chart_testing ;;
     all)
       run_build etcd "$ETCD_VERSION" build_etcd
       run_build kwok "$KWOK_VERSION" build_kwok
@@ -110,7 +127,8 @@ for t in "${targets[@]}"; do
       run_build kubernetes "$KUBERNETES_VERSION" build_kubernetes
       run_build kube-state-metrics "$KUBE_STATE_METRICS_VERSION" build_kube_state_metrics
       run_build prometheus "$PROMETHEUS_VERSION" build_prometheus
+      run_build chart-testing "$CHART_TESTING_VERSION" build_chart_testing
       ;;
-    *) log "unknown target '$t' (expected kubernetes, etcd, kwok, helm, kubectl, kube-state-metrics, prometheus or all)"; exit 2 ;;
+    *) log "unknown target '$t' (expected kubernetes, etcd, kwok, helm, kubectl, kube-state-metrics, prometheus, chart-testing or all)"; exit 2 ;;
   esac
 done

@@ -11,7 +11,10 @@ for f in "$cache/bin/helm-$HELM_VERSION/helm" \
   "$cache/bin/kubernetes-$KUBERNETES_VERSION"/{kubectl,kube-apiserver,kube-controller-manager,kube-scheduler} \
   "$cache/bin/etcd-$ETCD_VERSION/etcd" "$cache/bin/kwok-$KWOK_VERSION/kwok" \
   "$cache/bin/kube-state-metrics-$KUBE_STATE_METRICS_VERSION/kube-state-metrics" \
-  "$cache/bin/prometheus-$PROMETHEUS_VERSION/prometheus"; do
+  "$cache/bin/prometheus-$PROMETHEUS_VERSION/prometheus" \
+  "$cache/bin/chart-testing-$CHART_TESTING_VERSION/ct"; do
   [[ -x $f ]] || { echo "missing $f: run tools/build.sh" >&2; exit 1; }
   ln -sfn "$f" "$repo/.tools/bin/$(basename "$f")"
 done
+# ct's default chart schema and lint rules (tools/chart-ci.sh)
+ln -sfn "$cache/bin/chart-testing-$CHART_TESTING_VERSION/etc" "$repo/.tools/ct-etc"
