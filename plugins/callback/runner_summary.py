@@ -21,7 +21,8 @@ description:
   - Messages of C(no_log) tasks are never shown; they appear as Ansible censors them.
   - Enable it with C(callbacks_enabled = kubiya.runners.runner_summary) in C(ansible.cfg) or
     C(ANSIBLE_CALLBACKS_ENABLED).
-author: Kubiya runners platform team
+author:
+  - Kubiya runners platform team (@kubiya-runners)
 requirements:
   - enabled in C(callbacks_enabled)
 options:
@@ -145,8 +146,7 @@ class CallbackModule(CallbackBase):
 
     def _seen(self, host):
         now = time.monotonic()
-        start, _ = self._times.get(host, (now, now))
-        self._times[host] = (start, now)
+        self._times[host] = (self._times.get(host, (now, now))[0], now)
 
     def v2_runner_on_start(self, host, task):
         self._seen(host.get_name())
