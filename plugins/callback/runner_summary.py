@@ -19,6 +19,8 @@ description:
   - With O(path) set, writes the same summary as JSON (atomically, mode 0600), for AWX and CI
     to read instead of parsing the log.
   - Messages of C(no_log) tasks are never shown; they appear as Ansible censors them.
+  - With a JSON stdout callback (C(json), C(ansible.posix.json), C(jsonl)) nothing is printed, so
+    that output stays one parseable document; O(path) is still written.
   - Enable it with C(callbacks_enabled = kubiya.runners.runner_summary) in C(ansible.cfg) or
     C(ANSIBLE_CALLBACKS_ENABLED).
 author:
@@ -43,6 +45,7 @@ import os
 import tempfile
 import time
 
+from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.kubiya.runners.plugins.module_utils.table import render
 
@@ -113,6 +116,12 @@ def table(summary):
     return lines
 
 
+def machine_readable(stdout_callback):
+    """True for a stdout callback whose output is JSON (json, ansible.posix.json, jsonl): a
+    table printed after it would make that output unparseable."""
+    return str(stdout_callback or '').rsplit('.', 1)[-1] in ('json', 'jsonl')
+
+
 def write_json(path, document):
     """Write ``document`` to ``path`` atomically (a reader never sees half a file), mode 0600."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -180,9 +189,11 @@ class CallbackModule(CallbackBase):
         # a failure rescued by a block is only a failure if Ansible counts it as one
         failures = {h: f for h, f in self._failures.items() if counts.get(h, {}).get('failures') or f['unreachable']}
         summary = summarize(counts, failures, self._times)
-        self._display.banner('CUSTOMER SUMMARY')
-        for line in table(summary):
-            self._display.display(line)
+        show = not machine_readable(C.config.get_config_value('DEFAULT_STDOUT_CALLBACK'))
+        if show:
+            self._display.banner('CUSTOMER SUMMARY')
+            for line in table(summary):
+                self._display.display(line)
         path = self.get_option('path')
         if path:
             document = dict(summary, playbook=self._playbook,
@@ -193,4 +204,5 @@ class CallbackModule(CallbackBase):
             except (IOError, OSError) as exc:
                 self._display.warning('runner_summary: could not write %s (callback_runner_summary path): %s' % (path, exc))
             else:
-                self._display.display('summary written to %s' % path)
+                if show:
+                    self._display.display('summary written to %s' % path)

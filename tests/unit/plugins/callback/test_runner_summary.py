@@ -107,6 +107,12 @@ def test_an_unwritable_summary_path_warns_and_keeps_the_run_result(tmp_path):
     assert "CUSTOMER SUMMARY" in out.stdout
 
 
+def test_a_json_stdout_stays_one_json_document_and_the_file_is_still_written(tmp_path):
+    out = run(tmp_path, KUBIYA_RUNNER_SUMMARY=str(tmp_path / "summary.json"), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+    assert set(json.loads(out.stdout)["stats"]) == {"busy", "quiet", "broken", "secretive"}
+    assert json.loads((tmp_path / "summary.json").read_text())["totals"]["failed"] == 2
+
+
 def test_summarize_counts_and_cuts_long_messages():
     stats = {"a": {"changed": 2, "failures": 0}, "b": {"changed": 0}, "c": {"failures": 1, "changed": 1},
              "d": {"unreachable": 1}}
