@@ -455,9 +455,17 @@ def chart_fetch_failure(result, ref, version):
     """
     result = result or {}
     text = str(result.get("stderr") or result.get("msg") or "")
-    low = text.lower()
+    # classified on helm's `Error:` block only: what helm printed before it (`Pulled: ...`,
+    # `Digest: sha256:<hex>`) is not the reason, and a digest can hold "401" or "403"
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Error:")), 0)
+    low = "\n".join(lines[start:]).lower()
     where = "%s version %s" % (ref, version)
     why = helm_error(text)
+    if "openpgp" in low or "provenance" in low or "sha256 sum does not match" in low or "keyring" in low \
+            or "signature" in low:
+        return ("runner_chart_verify: the provenance of %s does not verify against runner_chart_keyring (%s); the "
+                "chart was not used" % (where, why))
     if "connection refused" in low or "no such host" in low or "i/o timeout" in low \
             or "network is unreachable" in low or "deadline exceeded" in low:
         return ("runner_chart_ref: the chart registry of '%s' cannot be reached (%s); is it up, and is the "
@@ -465,14 +473,10 @@ def chart_fetch_failure(result, ref, version):
     if "x509" in low or ("certificate" in low and "tls" in low):
         return ("runner_chart_ca_file: the TLS certificate of the chart registry of '%s' is not trusted (%s); "
                 "set runner_chart_ca_file to its CA" % (ref, why))
-    if "401" in low or "unauthorized" in low or "basic credential not found" in low or "403" in low \
+    if re.search(r"\b40[13]\b", low) or "unauthorized" in low or "basic credential not found" in low \
             or "denied" in low:
         return ("runner_chart_registry_username/runner_chart_registry_password: the chart registry of '%s' refused "
                 "the credentials (%s)" % (ref, why))
-    if "openpgp" in low or "provenance" in low or "sha256 sum does not match" in low or "keyring" in low \
-            or "signature" in low:
-        return ("runner_chart_verify: the provenance of %s does not verify against runner_chart_keyring (%s); the "
-                "chart was not used" % (where, why))
     if "not found" in low or "manifest unknown" in low or "no chart version found" in low:
         return "runner_chart_version: %s is not in the registry (%s)" % (where, why)
     return "runner_chart_ref: %s could not be fetched: %s" % (where, why or "helm gave no reason")

@@ -29,6 +29,16 @@ def test_each_failure_names_the_variable(stderr, starts):
     assert stderr.split("Error: ", 1)[1][:40] in msg      # helm's own words are kept
 
 
+@pytest.mark.parametrize("digest", ["4013a1f0" + "0" * 56, "c0ffee403" + "0" * 55])
+def test_what_helm_printed_before_its_error_is_not_the_reason(digest):
+    """`helm pull --verify` prints the pulled digest before its error; a digest holding "401" or
+    "403" once made a provenance failure read as refused credentials (seen in a CI run)."""
+    stderr = ("Pulled: 127.0.0.1:39500/charts/kubiya-runner:1.0.0\nDigest: sha256:%s\n"
+              "Error: openpgp: signature made by unknown entity" % digest)
+    msg = rc.chart_fetch_failure({"rc": 1, "stderr": stderr}, REF, "1.0.0")
+    assert msg.startswith("runner_chart_verify: the provenance of"), msg
+
+
 def test_login_module_failure_shape():
     # kubernetes.core.helm_registry_auth fails with msg + stderr and no rc
     result = {"msg": "Failure when executing Helm command. Exited 1.", "stderr": "Error: login attempt failed: 401"}
