@@ -20,6 +20,10 @@ description:
     uids of those missing (404) or differing in a field the role sets.
   - O(section) reads the current object under that key of the answer (C(dashboard) for C(/api/dashboards/uid/...));
     O(folder) also requires C(meta.folderUid) to equal it.
+  - The same file holds the role's other planning filters (pure, documented in their docstrings) -
+    C(grafana_contact_points) (payloads and input problems of C(grafana_contact_points)),
+    C(grafana_contact_points_stale) (uids of the contact points to write) and C(grafana_policy_tree)
+    (the notification policy tree with the environment's route put in).
 positional: _input
 options:
   _input:
