@@ -47,6 +47,11 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as am
 from grafana_foundation_sdk.models import dashboard as dm
 
+try:                                  # run as a script (the tests, Molecule's prepare)
+    import sdk_schema
+except ImportError:                   # imported as tests.grafana_standin.standin
+    from . import sdk_schema
+
 CONTACT_POINT_TYPES = typing.get_args(typing.get_type_hints(am.ContactPoint)["type_val"])
 # settings per type: (required, allowed, secure) -- from Grafana's notifier documentation
 CONTACT_POINT_SETTINGS = {
@@ -86,6 +91,13 @@ class State:
     def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
+
+
+def _typed(model, data: dict, what: str) -> None:
+    """Every value of the type the SDK model's hints say, every required field present."""
+    found = sdk_schema.problems(model, data)
+    if found:
+        raise Error(400, "%s does not match the SDK model's types: %s" % (what, "; ".join(found[:5])))
 
 
 def _roundtrip(model, data: dict, what: str) -> None:
@@ -206,6 +218,7 @@ def _check_contact_point(body: dict, current: dict | None) -> dict:
     """Validated contact point to store (secrets sent as [REDACTED] keep the stored value)."""
     body = {k: v for k, v in body.items() if k != "provenance"}
     _roundtrip(am.ContactPoint, body, "contact point")
+    _typed(am.ContactPoint, body, "contact point")
     uid, kind, settings = body["uid"], body.get("type"), body.get("settings")
     if not re.fullmatch(r"[a-zA-Z0-9_-]{1,40}", uid):
         raise Error(400, "contact point: uid %r is not 1-40 characters of [a-zA-Z0-9_-]" % uid)
@@ -246,6 +259,7 @@ def _check_contact_point(body: dict, current: dict | None) -> dict:
 def _check_policy(s: State, tree: dict) -> None:
     tree = {k: v for k, v in (tree or {}).items() if k != "provenance"}
     _roundtrip(am.NotificationPolicy, tree, "notification policy")
+    _typed(am.NotificationPolicy, tree, "notification policy")
     if not tree.get("receiver"):
         raise Error(400, "notification policy: the root route needs a receiver")
     if tree.get("object_matchers") or tree.get("matchers") or tree.get("match") or tree.get("match_re"):
@@ -316,6 +330,7 @@ def _save_rule(s: State, body: dict) -> dict:
         am.Rule.from_json(body)
     except Exception as exc:
         raise Error(400, "alert rule does not load into the SDK model: %r" % exc) from exc
+    _typed(am.Rule, body, "alert rule")
     if body["folderUID"] not in s.folders:
         raise Error(400, "alert rule: folder %s not found" % body["folderUID"])
     for q in body["data"]:

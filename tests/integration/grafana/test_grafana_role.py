@@ -256,7 +256,7 @@ def test_standin_contact_points_and_policy_as_grafana(grafana):
     hook = {"uid": "h1", "name": "hook", "type": "webhook",
             "settings": {"url": "https://h.example.invalid", "username": "u", "password": "s3cret"}}
     status, body = _api(g, "POST", cp, {**hook, "type": "carrier-pigeon"})
-    assert status == 400 and "unknown type" in body["message"]
+    assert status == 400 and "ContactPoint.type: 'carrier-pigeon' is not one of" in body["message"]
     status, body = _api(g, "POST", cp, {**hook, "settings": {"username": "u"}})
     assert status == 400 and "url" in body["message"]
     status, body = _api(g, "POST", cp, {**hook, "settingz": {}})
@@ -283,3 +283,31 @@ def test_standin_contact_points_and_policy_as_grafana(grafana):
     assert _api(g, "PUT", pol, {"receiver": "hook", "routes": [{"receiver": "grafana-default-email"}]})[0] == 202
     assert _api(g, "GET", pol)[1] == {"receiver": "hook", "routes": [{"receiver": "grafana-default-email"}],
                                       "provenance": "api"}
+
+
+def test_standin_types_payloads_by_the_sdk_models(grafana):
+    """Item 6: alert rules, contact points and the policy tree are checked value by value
+    against grafana-foundation-sdk's model type hints (tests/grafana_standin/sdk_schema.py):
+    the models alone load a number where a string belongs."""
+    g = grafana
+    assert _api(g, "POST", "/api/folders", {"uid": "kubiya-runners-staging", "title": "F"})[0] == 200
+    assert _api(g, "POST", "/api/datasources", {"uid": "kubiya-runners-staging", "name": "p", "type": "prometheus",
+                                                "access": "proxy", "url": "https://p.example.invalid"})[0] == 200
+    rules = json.loads((REPO / "roles" / "grafana" / "files" / "alerting" / "alert-rules.json").read_text()
+                       .replace("__KUBIYA_DATASOURCE_UID__", "kubiya-runners-staging")
+                       .replace("__KUBIYA_FOLDER_UID__", "kubiya-runners-staging"))
+    rule = rules[0]
+    for bad, named in (({"for": 300}, "Rule.for: expected a string"),
+                       ({"noDataState": "Okay"}, "Rule.noDataState: 'Okay' is not one of"),
+                       ({"orgID": "1"}, "Rule.orgID: expected an integer"),
+                       ({"data": [{**rule["data"][0], "relativeTimeRange": {"from": "1h", "to": 0}}] + rule["data"][1:]},
+                        "Rule.data[0].relativeTimeRange.from: expected an integer")):
+        status, body = _api(g, "POST", "/api/v1/provisioning/alert-rules", {**rule, **bad})
+        assert status == 400 and named in body["message"], (bad, body)
+    assert _api(g, "POST", "/api/v1/provisioning/alert-rules", rule)[0] == 201
+    status, body = _api(g, "POST", "/api/v1/provisioning/contact-points", {
+        "uid": "c", "name": 3, "type": "email", "settings": {"addresses": "a@example.invalid"}})
+    assert status == 400 and "ContactPoint.name: expected a string" in body["message"]
+    status, body = _api(g, "PUT", "/api/v1/provisioning/policies", {
+        "receiver": "grafana-default-email", "routes": [{"receiver": "grafana-default-email", "group_by": "runner"}]})
+    assert status == 400 and "NotificationPolicy.routes[0].group_by: expected a list" in body["message"]
