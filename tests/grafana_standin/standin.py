@@ -29,7 +29,9 @@ Semantics: 401 without the bearer token; 404 for an unknown uid (a contact point
 ``overwrite`` 412; every accepted write bumps the object's version. Contact-point and policy
 writes answer 202 like Grafana; with ``X-Disable-Provenance`` an object's provenance is "",
 without it "api". ``GET /_standin/calls``
-lists the calls (method, path, status) for the tests.
+lists the calls (method, path, status) for the tests. ``/api/frontend/settings``, the folder
+list and ``meta.folderId`` (a dashboard saved with the deprecated ``folderId``) are served for
+the community.grafana comparison in roles/grafana/README.md.
 
     python standin.py --listen 127.0.0.1:0 --token <token> --port-file <path>
 """
@@ -117,7 +119,11 @@ def handle(state: State, method: str, path: str, body, headers=None) -> tuple[in
     provenance = "" if (headers or {}).get("X-Disable-Provenance") else "api"
     if method == "GET" and path == "/api/health":
         return 200, {"database": "ok", "version": "11.6.0"}
+    if method == "GET" and path == "/api/frontend/settings":   # community.grafana reads the version here
+        return 200, {"buildInfo": {"version": "11.6.0"}}
     # ---- folders
+    if path == "/api/folders" and method == "GET":
+        return 200, [{"id": f["id"], "uid": f["uid"], "title": f["title"]} for f in s.folders.values()]
     if path == "/api/folders" and method == "POST":
         uid, title = body.get("uid"), body.get("title")
         if not uid or not title:
@@ -158,7 +164,8 @@ def handle(state: State, method: str, path: str, body, headers=None) -> tuple[in
         d = s.dashboards.get(m.group(1))
         if d is None:
             raise Error(404, "Dashboard not found")
-        return 200, {"dashboard": d["dashboard"], "meta": {"folderUid": d["folderUid"],
+        folder_id = s.folders[d["folderUid"]]["id"] if d["folderUid"] in s.folders else 0
+        return 200, {"dashboard": d["dashboard"], "meta": {"folderUid": d["folderUid"], "folderId": folder_id,
                                                            "version": d["dashboard"]["version"]}}
     # ---- alert rules (provisioning API)
     if path == "/api/v1/provisioning/alert-rules" and method == "POST":
@@ -307,6 +314,10 @@ def _save_dashboard(s: State, body: dict) -> dict:
     if not uid:
         raise Error(400, "dashboard: uid required")
     folder = body.get("folderUid", "")
+    if not folder and body.get("folderId"):        # deprecated numeric id (Grafana 11 still takes it)
+        folder = next((f["uid"] for f in s.folders.values() if f["id"] == body["folderId"]), None)
+        if folder is None:
+            raise Error(400, "folder id %s not found" % body["folderId"])
     if folder and folder not in s.folders:
         raise Error(400, "folder %s not found" % folder)
     current = s.dashboards.get(uid)
