@@ -60,6 +60,10 @@ def test_first_run_creates_everything_second_changes_nothing(standin, role_vars,
     flows = [{"streams": ["Microsoft-PrometheusMetrics"], "destinations": ["MonitoringAccount1"]}]
     assert dcr["properties"]["dataFlows"] == flows
     assert dcr["properties"]["destinations"]["monitoringAccounts"][0]["accountResourceId"].lower() == ws["id"].lower()
+    # capacity (item 5): the new workspace reports no limit -> Azure's defaults, 432 series per runner
+    assert ("Capacity of amw-kubiya-staging: 2314 runners fit (2314 by active series 1000000 from default, "
+            "2314 by events per minute 1000000 from default) at 432 series and 432 samples per minute per runner"
+            ) in " ".join(first.stdout.split()), first.stdout[-3000:]
     apps = [a for a in st["applications"].values() if a["displayName"] == "kubiya-staging-runner-acme"]
     assert len(apps) == 1 and apps[0]["appId"] == seeded["client_id"], "a duplicate application was created"
     sp = next(p for p in st["servicePrincipals"].values() if p["appId"] == apps[0]["appId"])
@@ -174,3 +178,18 @@ def test_invalid_body_is_refused_with_azure_error_naming_the_member(standin, tmp
     assert "InvalidRequestContent" in r.stdout, r.stdout[-3000:]
     assert "Could not find member" in r.stdout and "publicNetworkAcess" in r.stdout, r.stdout[-3000:]
     assert not any(e["type"] == "Microsoft.Monitor/accounts" for e in standin.state()["resources"].values())
+
+
+@pytest.mark.parametrize("extra,says", [
+    ({"azure_prometheus_series_per_runner": -432}, "azure_prometheus_series_per_runner: -432 is less than 1"),
+    # the argument spec (type int) refuses it first, naming the variable
+    ({"azure_prometheus_series_per_runner": "nan"}, "argument 'azure_prometheus_series_per_runner' is of type str"),
+    ({"azure_prometheus_series_per_runner": 10 ** 13}, "azure_prometheus_series_per_runner: 10000000000000 is larger"),
+    ({"azure_prometheus_limits": {"active_series": 0}}, "azure_prometheus_limits.active_series: 0 is less than 1"),
+])
+def test_bad_capacity_input_stops_before_any_request(standin, role_vars, extra, says):
+    role_vars.update(extra)
+    r = run_playbook(standin, PLAYBOOK, role_vars)
+    assert r.returncode != 0
+    assert says in r.stdout, r.stdout[-3000:]
+    assert standin.log() == [], "the role talked to Azure before its input was valid"
