@@ -106,6 +106,10 @@ def handle(state, method, path, query, headers, raw):
             _api(api, "subscriptions")
             raise Reply(200, {"id": p, "subscriptionId": state.subscription, "tenantId": state.tenant,
                               "displayName": "stand-in", "state": "Enabled"})
+        if low == f"/subscriptions/{state.subscription}/resourcegroups" and method == "GET":
+            _api(api, "microsoft.resources/resourcegroups")
+            raise Reply(200, {"value": [copy.deepcopy(r) for r in state.resources.values()
+                                        if r.get("type") == "Microsoft.Resources/resourceGroups"]})
         m = re.match(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)(/.*)?$", low)
         if not m:
             raise arm_error(404, "InvalidResourceType", f"The path '{path}' is not served by the stand-in.")

@@ -142,7 +142,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if url.path == "/_standin/log":
             return self._json(200, state.requests())
         if url.path == "/_standin/seed_app" and self.command == "POST":
-            return self._json(200, graph.seed_principal(state, q.get("name", [""])[0]))
+            # object_id=: the principal gets that id (a fresh stand-in with another's identities)
+            return self._json(200, graph.seed_principal(state, q.get("name", [""])[0], q.get("object_id", [""])[0]))
         if url.path == "/_standin/workspace_metrics" and self.command == "POST":
             # ?id=<workspace id>&ActiveTimeSeriesLimit=2000000&...: the values GET .../metrics reports
             with state.lock:
