@@ -1,13 +1,11 @@
 """playbooks/azure_export.yml (issue 10 item 8): what exists for an environment, read through
 the real azure.azcollection modules, written as kubiya.runners.azure_prometheus variables with
-no secret; applied to a FRESH stand-in it makes the same resources. Then check mode on the
-copy: nothing changes and the capacity report reads the workspace's limits.
+no secret; applied to a FRESH stand-in it makes the same resources.
 
-Slow (three role runs, two exports: ~15 min on the shared, loaded 2-core machine)."""
+Slow (two role runs, two exports: ~10 min on the shared, loaded 2-core machine)."""
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import pytest
 import yaml
@@ -21,12 +19,6 @@ EXPORT = REPO / "playbooks" / "azure_export.yml"
 # what Azure (and the stand-in) generates: differs between two creations of the same thing
 GENERATED = {"etag", "immutableId", "accountId", "internalId", "prometheusQueryEndpoint", "endpoint", "createdOn",
              "updatedOn", "createdBy", "updatedBy"}
-
-
-def _recap(stdout: str) -> dict:
-    m = re.search(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", stdout)
-    assert m, stdout[-3000:]
-    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups())))
 
 
 def _strip(obj):
@@ -120,19 +112,5 @@ def test_export_applied_to_a_fresh_standin_makes_identical_resources(standin, ro
             assert a[k] == b[k], k
         assert len([k for k in a if k.startswith("ra ")]) == 4       # 2 publishers + 2 readers
         assert len([k for k in a if k.startswith("app ")]) == 2
-
-        # check mode on the copy: changes nothing, and reads the workspace's limits
-        ws = next(r for r in fresh.state()["resources"].values() if r["type"] == "Microsoft.Monitor/accounts")
-        fresh.admin(f"/_standin/workspace_metrics?id={ws['id']}&ActiveTimeSeriesLimit=2000000"
-                    "&EventsPerMinuteIngestedLimit=500000", method="POST")
-        writes = len(_writes(fresh))
-        checked = run_playbook(fresh, ROLE, {"azure_prometheus_output_dir": str(out2),
-                                             "azure_prometheus_vault_password": pw}, "-e", f"@{path}", "--check")
-        assert checked.returncode == 0, checked.stdout[-5000:]
-        assert _recap(checked.stdout)["changed"] == 0, checked.stdout[-6000:]
-        assert _writes(fresh)[writes:] == []
-        assert ("1157 runners fit (4629 by active series 2000000 from workspace metric ActiveTimeSeriesLimit, "
-                "1157 by events per minute 500000 from workspace metric EventsPerMinuteIngestedLimit)"
-                ) in " ".join(checked.stdout.split()), checked.stdout[-3000:]
     finally:
         fresh.stop()

@@ -193,3 +193,36 @@ def test_bad_capacity_input_stops_before_any_request(standin, role_vars, extra, 
     assert r.returncode != 0
     assert says in r.stdout, r.stdout[-3000:]
     assert standin.log() == [], "the role talked to Azure before its input was valid"
+
+
+def test_capacity_tasks_run_in_check_mode_and_read_the_workspace_limits(standin, tmp_path):
+    """The role's capacity tasks only read: in --check they report from the workspace's
+    platform metrics (set on the stand-in) and write nothing."""
+    sub = standin.deployer["subscription_id"]
+    s = requests.Session()
+    s.trust_env, s.proxies, s.verify = False, {"https": standin.proxy}, standin.info["ca"]
+    d = standin.deployer
+    tok = s.post(f"https://login.microsoftonline.com/{d['tenant']}/oauth2/v2.0/token", timeout=30, data={
+        "grant_type": "client_credentials", "client_id": d["client_id"], "client_secret": d["secret"],
+        "scope": "https://management.azure.com/.default"}).json()["access_token"]
+    s.headers["Authorization"] = f"Bearer {tok}"
+    rg = f"/subscriptions/{sub}/resourceGroups/rg-kubiya-staging-monitoring"
+    ws = f"{rg}/providers/Microsoft.Monitor/accounts/amw-kubiya-staging"
+    assert s.put(f"https://management.azure.com{rg}?api-version=2022-09-01", json={"location": "westeurope"}).ok
+    assert s.put(f"https://management.azure.com{ws}?api-version=2023-04-03", json={"location": "westeurope"}).ok
+    standin.admin(f"/_standin/workspace_metrics?id={ws}&ActiveTimeSeriesLimit=2000000"
+                  "&EventsPerMinuteIngestedLimit=500000", method="POST")
+    pb = tmp_path / "capacity.yml"
+    pb.write_text(yaml.safe_dump([{"name": "capacity only", "hosts": "localhost", "gather_facts": False,
+                                   "vars": {"__azp_workspace": {"response": {"id": ws}}, "__azp_customers": [{}]},
+                                   "tasks": [{"name": "Capacity", "ansible.builtin.include_role": {
+                                       "name": "kubiya.runners.azure_prometheus", "tasks_from": "capacity.yml"}}]}]))
+    writes = len(_writes(standin))
+    r = run_playbook(standin, pb, {"azure_prometheus_environment": "staging", "azure_prometheus_customers": ["acme"],
+                                   "azure_prometheus_output_dir": str(tmp_path)}, "--check")
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert _recap(r.stdout)["changed"] == 0
+    assert _writes(standin)[writes:] == []
+    assert ("1157 runners fit (4629 by active series 2000000 from workspace metric ActiveTimeSeriesLimit, "
+            "1157 by events per minute 500000 from workspace metric EventsPerMinuteIngestedLimit)"
+            ) in " ".join(r.stdout.split()), r.stdout[-3000:]
