@@ -30,7 +30,17 @@ API_VERSIONS = {
     "microsoft.authorization/roleassignments": {"2020-04-01-preview", "2022-04-01"},
     "microsoft.authorization/roledefinitions": {"2020-04-01-preview", "2022-04-01", "2018-01-01-preview"},
     "subscriptions": {"2022-09-01", "2022-12-01", "2021-01-01", "2016-06-01"},
+    "microsoft.insights/metrics": {"2018-01-01"},
 }
+
+# Platform metrics of a Microsoft.Monitor/accounts workspace the stand-in answers (GET
+# <workspace id>/providers/Microsoft.Insights/metrics, azure-mgmt-monitor v2018_01_01
+# Response shape). The limits have a data point only where a test set one
+# (POST /_standin/workspace_metrics): a real new workspace may report none either.
+WORKSPACE_METRICS = ("ActiveTimeSeriesLimit", "EventsPerMinuteIngestedLimit", "ActiveTimeSeries",
+                     "EventsPerMinuteIngested", "ActiveTimeSeriesPercentUtilization",
+                     "EventsPerMinuteIngestedPercentUtilization")
+METRICS_SEGMENT = "/providers/microsoft.insights/metrics"
 
 BUILTIN_ROLES = {
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
@@ -90,10 +100,16 @@ def handle(state, method, path, query, headers, raw):
             return _role_assignments(state, method, p, api, query, body)
         if RD_SEGMENT in low:
             return _role_definitions(state, method, p, api, query)
+        if low.endswith(METRICS_SEGMENT):
+            return _metrics(state, method, p[:-len(METRICS_SEGMENT)], api, query)
         if low == f"/subscriptions/{state.subscription}":
             _api(api, "subscriptions")
             raise Reply(200, {"id": p, "subscriptionId": state.subscription, "tenantId": state.tenant,
                               "displayName": "stand-in", "state": "Enabled"})
+        if low == f"/subscriptions/{state.subscription}/resourcegroups" and method == "GET":
+            _api(api, "microsoft.resources/resourcegroups")
+            raise Reply(200, {"value": [copy.deepcopy(r) for r in state.resources.values()
+                                        if r.get("type") == "Microsoft.Resources/resourceGroups"]})
         m = re.match(r"^/subscriptions/[^/]+/resourcegroups/([^/]+)(/.*)?$", low)
         if not m:
             raise arm_error(404, "InvalidResourceType", f"The path '{path}' is not served by the stand-in.")
@@ -336,6 +352,34 @@ def _dcr_semantics(state, body):
 def _split_ra(p: str):
     i = p.lower().index(RA_SEGMENT)
     return p[:i], p[i + len(RA_SEGMENT):].strip("/")
+
+
+def _metrics(state, method, rid, api, query):
+    """GET <resource>/providers/Microsoft.Insights/metrics?metricnames=a,b&aggregation=Maximum."""
+    _api(api, "microsoft.insights/metrics")
+    if method != "GET":
+        raise arm_error(405, "MethodNotAllowed", method)
+    res = state.resources.get(rid.lower())
+    if res is None or res.get("type") != "Microsoft.Monitor/accounts":
+        raise arm_error(404, "ResourceNotFound", f"The resource '{rid}' was not found (stand-in: workspaces only).")
+    names = [n for n in ",".join(query.get("metricnames") or []).split(",") if n]
+    unknown = [n for n in names if n not in WORKSPACE_METRICS]
+    if not names or unknown:
+        raise arm_error(400, "BadRequest", f"Failed to find metric configuration for provider: Microsoft.Monitor, "
+                        f"resource Type: accounts, metric: {', '.join(unknown) or '(none)'}, Valid metrics: "
+                        f"{', '.join(WORKSPACE_METRICS)}")
+    aggregation = ((query.get("aggregation") or ["Average"])[-1] or "Average").lower()
+    stated = state.workspace_metrics.get(rid.lower(), {})
+    value = []
+    for n in names:
+        data = [{"timeStamp": time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime())}]
+        if n in stated:
+            data[0][aggregation] = float(stated[n])
+        value.append({"id": f"{rid}/providers/Microsoft.Insights/metrics/{n}", "type": "Microsoft.Insights/metrics",
+                      "name": {"value": n, "localizedValue": n}, "displayDescription": n, "unit": "Count",
+                      "timeseries": [{"metadatavalues": [], "data": data}], "errorCode": "Success"})
+    raise Reply(200, {"cost": 0, "timespan": "2026-01-01T00:00:00Z/2026-01-01T01:00:00Z", "interval": "PT1M",
+                      "value": value, "namespace": "Microsoft.Monitor/accounts", "resourceregion": res["location"]})
 
 
 def _scope_exists(state, scope: str) -> bool:

@@ -240,13 +240,14 @@ def _service_principals(state, method, rest, flt, body):
     raise graph_error(405, "Request_BadRequest", f"{method} not supported here")
 
 
-def seed_principal(state, display_name: str) -> dict:
+def seed_principal(state, display_name: str, object_id: str = "") -> dict:
     """An application + service principal + secret that exist before the role runs (the
     verifier, Grafana): returns client_id, object_id (of the principal) and secret."""
     with state.lock:
         app = new_application({"displayName": display_name})
         state.applications[app["id"]] = app
-        sp = {"id": str(uuid.uuid4()), "appId": app["appId"], "displayName": display_name, "accountEnabled": True,
+        sp = {"id": object_id or str(uuid.uuid4()), "appId": app["appId"], "displayName": display_name,
+              "accountEnabled": True,
               "servicePrincipalType": "Application", "appRoles": [], "tags": [], "notes": None,
               "appRoleAssignmentRequired": False, "keyCredentials": [], "passwordCredentials": [],
               "servicePrincipalNames": [app["appId"]], "appOwnerOrganizationId": state.tenant,

@@ -142,7 +142,17 @@ class ProxyHandler(BaseHTTPRequestHandler):
         if url.path == "/_standin/log":
             return self._json(200, state.requests())
         if url.path == "/_standin/seed_app" and self.command == "POST":
-            return self._json(200, graph.seed_principal(state, q.get("name", [""])[0]))
+            # object_id=: the principal gets that id (a fresh stand-in with another's identities)
+            return self._json(200, graph.seed_principal(state, q.get("name", [""])[0], q.get("object_id", [""])[0]))
+        if url.path == "/_standin/workspace_metrics" and self.command == "POST":
+            # ?id=<workspace id>&ActiveTimeSeriesLimit=2000000&...: the values GET .../metrics reports
+            with state.lock:
+                rid = q.get("id", [""])[0].lower()
+                if rid not in state.resources:
+                    return self._json(404, {"error": "no such resource"})
+                vals = state.workspace_metrics.setdefault(rid, {})
+                vals.update({k: float(v[0]) for k, v in q.items() if k in arm.WORKSPACE_METRICS})
+                return self._json(200, vals)
         if url.path == "/_standin/delete" and self.command == "POST":
             ok = state.arm_delete(q.get("id", [""])[0])
             return self._json(200 if ok else 404, {"deleted": ok})

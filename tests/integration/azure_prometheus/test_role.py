@@ -60,6 +60,10 @@ def test_first_run_creates_everything_second_changes_nothing(standin, role_vars,
     flows = [{"streams": ["Microsoft-PrometheusMetrics"], "destinations": ["MonitoringAccount1"]}]
     assert dcr["properties"]["dataFlows"] == flows
     assert dcr["properties"]["destinations"]["monitoringAccounts"][0]["accountResourceId"].lower() == ws["id"].lower()
+    # capacity (item 5): the new workspace reports no limit -> Azure's defaults, 432 series per runner
+    assert ("Capacity of amw-kubiya-staging: 2314 runners fit (2314 by active series 1000000 from default, "
+            "2314 by events per minute 1000000 from default) at 432 series and 432 samples per minute per runner"
+            ) in " ".join(first.stdout.split()), first.stdout[-3000:]
     apps = [a for a in st["applications"].values() if a["displayName"] == "kubiya-staging-runner-acme"]
     assert len(apps) == 1 and apps[0]["appId"] == seeded["client_id"], "a duplicate application was created"
     sp = next(p for p in st["servicePrincipals"].values() if p["appId"] == apps[0]["appId"])
@@ -174,3 +178,51 @@ def test_invalid_body_is_refused_with_azure_error_naming_the_member(standin, tmp
     assert "InvalidRequestContent" in r.stdout, r.stdout[-3000:]
     assert "Could not find member" in r.stdout and "publicNetworkAcess" in r.stdout, r.stdout[-3000:]
     assert not any(e["type"] == "Microsoft.Monitor/accounts" for e in standin.state()["resources"].values())
+
+
+@pytest.mark.parametrize("extra,says", [
+    ({"azure_prometheus_series_per_runner": -432}, "azure_prometheus_series_per_runner: -432 is less than 1"),
+    # the argument spec (type int) refuses it first, naming the variable
+    ({"azure_prometheus_series_per_runner": "nan"}, "argument 'azure_prometheus_series_per_runner' is of type str"),
+    ({"azure_prometheus_series_per_runner": 10 ** 13}, "azure_prometheus_series_per_runner: 10000000000000 is larger"),
+    ({"azure_prometheus_limits": {"active_series": 0}}, "azure_prometheus_limits.active_series: 0 is less than 1"),
+])
+def test_bad_capacity_input_stops_before_any_request(standin, role_vars, extra, says):
+    role_vars.update(extra)
+    r = run_playbook(standin, PLAYBOOK, role_vars)
+    assert r.returncode != 0
+    assert says in r.stdout, r.stdout[-3000:]
+    assert standin.log() == [], "the role talked to Azure before its input was valid"
+
+
+def test_capacity_tasks_run_in_check_mode_and_read_the_workspace_limits(standin, tmp_path):
+    """The role's capacity tasks only read: in --check they report from the workspace's
+    platform metrics (set on the stand-in) and write nothing."""
+    sub = standin.deployer["subscription_id"]
+    s = requests.Session()
+    s.trust_env, s.proxies, s.verify = False, {"https": standin.proxy}, standin.info["ca"]
+    d = standin.deployer
+    tok = s.post(f"https://login.microsoftonline.com/{d['tenant']}/oauth2/v2.0/token", timeout=30, data={
+        "grant_type": "client_credentials", "client_id": d["client_id"], "client_secret": d["secret"],
+        "scope": "https://management.azure.com/.default"}).json()["access_token"]
+    s.headers["Authorization"] = f"Bearer {tok}"
+    rg = f"/subscriptions/{sub}/resourceGroups/rg-kubiya-staging-monitoring"
+    ws = f"{rg}/providers/Microsoft.Monitor/accounts/amw-kubiya-staging"
+    assert s.put(f"https://management.azure.com{rg}?api-version=2022-09-01", json={"location": "westeurope"}).ok
+    assert s.put(f"https://management.azure.com{ws}?api-version=2023-04-03", json={"location": "westeurope"}).ok
+    standin.admin(f"/_standin/workspace_metrics?id={ws}&ActiveTimeSeriesLimit=2000000"
+                  "&EventsPerMinuteIngestedLimit=500000", method="POST")
+    pb = tmp_path / "capacity.yml"
+    pb.write_text(yaml.safe_dump([{"name": "capacity only", "hosts": "localhost", "gather_facts": False,
+                                   "vars": {"__azp_workspace": {"response": {"id": ws}}, "__azp_customers": [{}]},
+                                   "tasks": [{"name": "Capacity", "ansible.builtin.include_role": {
+                                       "name": "kubiya.runners.azure_prometheus", "tasks_from": "capacity.yml"}}]}]))
+    writes = len(_writes(standin))
+    r = run_playbook(standin, pb, {"azure_prometheus_environment": "staging", "azure_prometheus_customers": ["acme"],
+                                   "azure_prometheus_output_dir": str(tmp_path)}, "--check")
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert _recap(r.stdout)["changed"] == 0
+    assert _writes(standin)[writes:] == []
+    assert ("1157 runners fit (4629 by active series 2000000 from workspace metric ActiveTimeSeriesLimit, "
+            "1157 by events per minute 500000 from workspace metric EventsPerMinuteIngestedLimit)"
+            ) in " ".join(r.stdout.split()), r.stdout[-3000:]

@@ -121,3 +121,36 @@ def test_role_assignments_record_scope_and_refuse_duplicates(standin):
     s.headers["Authorization"] = "Bearer " + _token(standin, _session(standin), client=v["client_id"],
                                                     secret=v["secret"]).json()["access_token"]
     assert s.put(ra.format(uuid.uuid4()), json=body).json()["error"]["code"] == "AuthorizationFailed"
+
+
+def test_workspace_platform_metrics_answer_in_the_sdk_shape(standin):
+    """GET <workspace>/providers/Microsoft.Insights/metrics (2018-01-01): the limits the role's
+    capacity report reads; a data point only where one was set, as the SDK model reads it."""
+    import json
+    import subprocess
+
+    from azurestandin.fixtures import AZURE_PY
+
+    s, base = _arm(standin)
+    rg = f"{base}/resourceGroups/rg-t-staging"
+    s.put(rg + "?api-version=2022-09-01", json={"location": "westeurope"})
+    ws_id = f"{rg}/providers/Microsoft.Monitor/accounts/amw-t-staging"[len("https://management.azure.com"):]
+    url = (f"https://management.azure.com{ws_id}/providers/Microsoft.Insights/metrics?api-version=2018-01-01"
+           "&metricnames=ActiveTimeSeriesLimit,EventsPerMinuteIngestedLimit&aggregation=Maximum")
+    assert s.get(url).json()["error"]["code"] == "ResourceNotFound"
+    s.put(f"https://management.azure.com{ws_id}?api-version=2023-04-03", json={"location": "westeurope"})
+    before = s.get(url).json()
+    assert [m["name"]["value"] for m in before["value"]] == ["ActiveTimeSeriesLimit", "EventsPerMinuteIngestedLimit"]
+    assert all("maximum" not in m["timeseries"][0]["data"][0] for m in before["value"])
+    standin.admin(f"/_standin/workspace_metrics?id={ws_id}&ActiveTimeSeriesLimit=2000000", method="POST")
+    after = s.get(url).json()
+    assert after["value"][0]["timeseries"][0]["data"][0]["maximum"] == 2000000.0
+    # the answer deserializes into azure-mgmt-monitor's v2018_01_01 Response model
+    code = ("import json,sys; from azure.mgmt.monitor.v2018_01_01 import models as m; "
+            "r = m.Response.deserialize(json.load(sys.stdin)); "
+            "print(r.value[0].name.value, r.value[0].timeseries[0].data[0].maximum)")
+    out = subprocess.run([str(AZURE_PY), "-c", code], input=json.dumps(after), capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.split() == ["ActiveTimeSeriesLimit", "2000000.0"]
+    assert s.get(url.replace("ActiveTimeSeriesLimit,", "Nope,")).json()["error"]["code"] == "BadRequest"
+    assert s.get(url.replace("2018-01-01", "2024-02-01")).json()["error"]["code"] == "NoRegisteredProviderFound"
