@@ -176,3 +176,25 @@ def start_once(shared: Path, name: str, start) -> None:
 def started_by_run(shared: Path, name: str) -> bool:
     marker = shared / f"{name}.up"
     return marker.exists() and marker.read_text() == "started"
+
+
+# --- the example inventory's customer, deployed through the playbook ----------------------
+EXAMPLE_INVENTORY = REPO / "inventories" / "example"
+
+
+def deploy_example(cluster, extra: dict, *args: str) -> subprocess.CompletedProcess:
+    """`kubiya.runners.deploy --limit acme` on the example inventory (its vault password from
+    the documented client script), with ``extra`` as extra vars."""
+    env = dict(cluster.env, KUBIYA_VAULT_PASSWORD="kubiya-example-vault",
+               ANSIBLE_VAULT_PASSWORD_FILE=str(EXAMPLE_INVENTORY / "vault-pass-client.sh"), ANSIBLE_FORCE_COLOR="0")
+    env.setdefault("HELM_PLUGINS", str(REPO / ".tools" / "helm-plugins"))
+    return subprocess.run(["ansible-playbook", "-i", str(EXAMPLE_INVENTORY / "hosts.yml"), "kubiya.runners.deploy",
+                           "--limit", "acme", "-e", json.dumps(extra), *args],
+                          cwd=REPO, env=env, text=True, capture_output=True, timeout=600, check=False)
+
+
+def recap_changed(stdout: str, host: str = "acme") -> int:
+    """The changed= count of ``host`` in the play recap."""
+    recap = re.search(r"^%s\s*:.*changed=(\d+)" % re.escape(host), stdout, re.M)
+    assert recap, stdout[-3000:]
+    return int(recap.group(1))

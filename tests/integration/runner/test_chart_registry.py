@@ -11,18 +11,16 @@ namespace (no release, no Secret, no Lease).
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import time
 
 import pytest
 
 from registry.chartregistry import Registry, free_port
-from testlib import REPO
+from testlib import REPO, deploy_example as deploy, recap_changed as changed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-INVENTORY = REPO / "inventories" / "example"
 REF = "charts/kubiya-runner"
 
 
@@ -36,27 +34,12 @@ def registry(tmp_path_factory):
     reg.stop()
 
 
-def deploy(cluster, extra: dict, *args: str) -> subprocess.CompletedProcess:
-    env = dict(cluster.env, KUBIYA_VAULT_PASSWORD="kubiya-example-vault",
-               ANSIBLE_VAULT_PASSWORD_FILE=str(INVENTORY / "vault-pass-client.sh"), ANSIBLE_FORCE_COLOR="0")
-    env.setdefault("HELM_PLUGINS", str(REPO / ".tools" / "helm-plugins"))
-    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.deploy",
-                           "--limit", "acme", "-e", json.dumps(extra), *args],
-                          cwd=REPO, env=env, text=True, capture_output=True, timeout=600, check=False)
-
-
 def oci_vars(reg: Registry, namespace: str, **over) -> dict:
     creds = reg.credentials
     return {"runner_namespace": namespace, "runner_chart_ref": f"oci://{reg.host}/{REF}",
             "runner_chart_version": "1.0.0", "runner_chart_verify": True, "runner_chart_keyring": reg.pubring,
             "runner_chart_ca_file": reg.ca_file, "runner_chart_registry_username": creds["username"],
             "runner_chart_registry_password": creds["password"], "runner_health_window": 2, **over}
-
-
-def changed(stdout: str) -> int:
-    recap = re.search(r"^acme\s*:.*changed=(\d+)", stdout, re.M)
-    assert recap, stdout[-3000:]
-    return int(recap.group(1))
 
 
 def namespace_is_untouched(cluster, namespace: str) -> None:

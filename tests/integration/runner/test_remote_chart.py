@@ -10,17 +10,14 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import re
 import subprocess
 import threading
 
 import pytest
 
-from testlib import REPO
+from testlib import REPO, deploy_example as deploy, recap_changed as changed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-
-INVENTORY = REPO / "inventories" / "example"
 
 
 @pytest.fixture
@@ -35,21 +32,6 @@ def chart_repo(tmp_path, cluster):
     thread.start()
     yield url
     server.shutdown()
-
-
-def deploy(cluster, extra: dict, *args: str) -> subprocess.CompletedProcess:
-    env = dict(cluster.env, KUBIYA_VAULT_PASSWORD="kubiya-example-vault",
-               ANSIBLE_VAULT_PASSWORD_FILE=str(INVENTORY / "vault-pass-client.sh"), ANSIBLE_FORCE_COLOR="0")
-    env.setdefault("HELM_PLUGINS", str(REPO / ".tools" / "helm-plugins"))
-    return subprocess.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.deploy",
-                           "--limit", "acme", "-e", json.dumps(extra), *args],
-                          cwd=REPO, env=env, text=True, capture_output=True, timeout=600, check=False)
-
-
-def changed(stdout: str) -> int:
-    recap = re.search(r"^acme\s*:.*changed=(\d+)", stdout, re.M)
-    assert recap, stdout[-3000:]
-    return int(recap.group(1))
 
 
 def test_deploy_from_a_chart_repository_by_version(cluster, namespace, chart_repo):
