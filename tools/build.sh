@@ -25,12 +25,23 @@ run_build() {
   if [[ -f $out/.complete ]]; then
     return 0
   fi
+  # one build per binary at a time across checkouts sharing the cache (two worktrees'
+  # `make setup` would otherwise write the same .tmp directory); the second waits, then
+  # finds the first one's result
+  mkdir -p "$CACHE/bin"
+  exec {lock}>"$out.lock"
+  flock "$lock"
+  if [[ -f $out/.complete ]]; then
+    exec {lock}>&-
+    return 0
+  fi
   log "building $name $version (first time only) -> $out"
   rm -rf "$out.tmp" && mkdir -p "$out.tmp"
   local start=$SECONDS
   out="$out.tmp" "$@"
   touch "$out.tmp/.complete"
   rm -rf "$out" && mv "$out.tmp" "$out"
+  exec {lock}>&-
   log "built $name $version in $((SECONDS - start))s"
 }
 
