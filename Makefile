@@ -59,16 +59,20 @@ $(COLLECTION_LINK):
 	ln -sfn $(REPO) $@
 
 # Each gate's wall time is printed. Serial by default, stopping at the first failing gate;
-# TEST_PARALLEL=1 runs lint+sanity (CPU-bound) beside pytest (mostly waiting on the
+# TEST_PARALLEL=1 runs lint+sanity (CPU-bound) beside chart-ci+pytest (mostly waiting on the
 # apiserver and helm) and fails if any gate failed (their log: .build/test-static.log).
+# chart-ci's ct install starts the local control plane and keeps it for pytest; the cluster
+# is stopped at the end unless it was running before make test.
 test: setup ## every gate: yamllint, ansible-lint, ruff, ansible-test sanity, chart-ci, pytest (TEST_PARALLEL=1: static gates beside pytest)
 	@gate() { local s=$$(date +%s) rc=0; $(MAKE) --no-print-directory "$$1" || rc=$$?; \
 	  echo "make test: gate $$1 $$( ((rc)) && echo FAILED || echo passed) in $$(( $$(date +%s) - s )) s"; return $$rc; }; \
+	was_up=0; if [ -f "$(DEMO_CLUSTER_DIR)/kubeconfig" ] && tests/cluster/status.sh >/dev/null 2>&1; then was_up=1; fi; \
+	down() { if [ $$was_up = 0 ]; then tests/cluster/down.sh >/dev/null 2>&1 || true; fi; }; \
 	if [ "$(TEST_PARALLEL)" = 1 ]; then \
-	  mkdir -p .build; { gate lint && gate sanity && gate chart-ci; } > .build/test-static.log 2>&1 & static=$$!; \
-	  rc=0; gate pytest || rc=$$?; src=0; wait $$static || src=$$?; \
-	  cat .build/test-static.log; exit $$(( rc || src )); \
-	else gate lint && gate sanity && gate chart-ci && gate pytest; fi
+	  mkdir -p .build; { gate lint && gate sanity; } > .build/test-static.log 2>&1 & static=$$!; \
+	  rc=0; { KUBIYA_KEEP_CLUSTER=1 gate chart-ci && gate pytest; } || rc=$$?; src=0; wait $$static || src=$$?; \
+	  down; cat .build/test-static.log; exit $$(( rc || src )); \
+	else rc=0; { gate lint && gate sanity && KUBIYA_KEEP_CLUSTER=1 gate chart-ci && gate pytest; } || rc=$$?; down; exit $$rc; fi
 
 lint: yamllint ansible-lint ruff ## YAML, Ansible and Python lint
 
@@ -84,8 +88,9 @@ ruff:
 
 # ansible-test needs the collection at ansible_collections/kubiya/runners:
 # copy the files git knows (tracked or new, not ignored) there and run it.
-chart-ci: ## chart-testing: ct lint of every chart (each ci/ values file, Chart.yaml schema, version-bump check)
-	tools/chart-ci.sh
+chart-ci: ## chart-testing: ct lint (each ci/ values file, Chart.yaml schema, version-bump check) and ct install on the local cluster
+	tools/chart-ci.sh lint
+	tools/chart-ci.sh install
 
 sanity: ## ansible-test sanity on a copy at ansible_collections/kubiya/runners
 	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)
