@@ -129,7 +129,7 @@ pytest: ## all pytest suites (unit, chart, local cluster, integration); PYTEST_W
 
 # Side by side on the local control plane: bare helm, our deploy+verify (health window at its
 # default and at 0), the idempotent re-run, verify, remove; median/min/max of BENCH_RUNS.
-# BENCH_ARGS: --fleet 1,5,20 [--forks N], --profile, --only verify, --prefix, --json FILE.
+# BENCH_ARGS: --fleet 1,5,20 [--forks N], --profile, --only verify|fleet, --prefix, --json FILE.
 BENCH_RUNS ?= 3
 bench: setup ## time deploy+verify against bare helm on the local cluster (tools/bench/bench.py)
 	KUBECONFIG=$(or $(KUBECONFIG),$(DEMO_CLUSTER_DIR)/kubeconfig) $(PY) tools/bench/bench.py --runs $(BENCH_RUNS) $(BENCH_ARGS)

@@ -291,11 +291,14 @@ def main() -> int:
     parser.add_argument("--forks", type=int, default=0, help="ansible forks of the fleet runs (default: N)")
     parser.add_argument("--profile", action="store_true", help="add the per-task breakdown of one deploy+verify")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--only", choices=["all", "verify"], default="all",
-                        help="verify: only verify at the default window and at 0 on one deployed customer")
+    parser.add_argument("--only", choices=["all", "verify", "fleet"], default="all",
+                        help="verify: only verify at the default window and at 0 on one deployed customer; "
+                             "fleet: only the --fleet runs")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs: at least 1")
+    if args.only == "fleet" and not args.fleet:
+        parser.error("--only fleet needs --fleet, e.g. --fleet 1,5,20")
     bench = Bench(args)
     info = machine()
     print("\n".join(info), flush=True)
@@ -306,14 +309,15 @@ def main() -> int:
         if args.only == "verify":
             bench.verify_rounds(args.runs, args.profile)
             args.profile = False
-        else:
+        elif args.only == "all":
             override = bench.override_file()
             for i in range(1, args.runs + 1):
                 print(f"run {i}/{args.runs}", flush=True)
                 bench.one_round(i, override)
         report["figures"] = bench.results
         report["cpu"] = bench.cpu
-        print("\n" + table(bench.results, bench.cpu))
+        if bench.results:
+            print("\n" + table(bench.results, bench.cpu))
         if args.fleet:
             rows = ["| customers | forks | wall s | peak RSS MiB | rc |", "|---|---|---|---|---|"]
             report["fleet"] = []
