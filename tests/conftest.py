@@ -106,15 +106,14 @@ def cluster(request) -> Cluster:
 # ones alone (`-m serial`). `--dist loadgroup` would be the natural tool, but with pytest 9.2
 # and pytest-xdist 3.8.0 it does not keep a group on one worker (xdist sets `item._nodeid`,
 # which pytest 9 no longer reads; tests/unit/test_xdist_sharing.py records it), so a group
-# here means: run serially. The runner's Molecule scenarios (tests/integration/runner/test_molecule.py)
-# are NOT serial: their namespaces (molecule-<scenario>) and molecule's state directories are
-# their own, and `--dist loadfile` keeps the four scenarios on one worker, one after the other,
-# while the other worker runs the rest. Serial, by file:
+# here means: run serially. Serial, by file:
 SERIAL_FILES = {
     # a second, throw-away cluster on fixed ports 26443-26446 / 33790-33792
     "tests/cluster/test_harness_lifecycle.py": "harness-lifecycle",
     # its own central side on fixed ports 39190-39192
     "tests/central/test_scripts.py": "central-scripts",
+    # fixed namespaces (molecule-default, molecule-upgrade-rollback, ...) and molecule's state
+    "tests/integration/runner/test_molecule.py": "molecule",
     # `make demo` and `make central-up` in a copy of the checkout: the demo's fixed ports
     "tests/integration/docs/test_readme_commands.py": "demo",
     # wall-clock bounds of a few seconds: measured on a machine not shared with other workers
