@@ -27,6 +27,7 @@ class State:
         self.service_principals: dict[str, dict] = {}
         self.secrets: dict[str, tuple[str, str, str]] = {}  # keyId -> (appId, sha256(secret), endDateTime)
         self.workspace_metrics: dict[str, dict[str, float]] = {}  # lower-case workspace id -> metric -> value
+        self.ingest_upstream: str | None = None  # where accepted remote writes go (ingest.py)
         self._log: list[dict] = []
         self.key = jwtutil.new_key()
         self.kid = secrets.token_hex(8)
