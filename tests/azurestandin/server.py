@@ -159,6 +159,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return self._json(200, state.snapshot())
         if url.path == "/_standin/log":
             return self._json(200, state.requests())
+        if url.path == "/_standin/tokens":  # t, appId, keyId of every token issued to a principal
+            with state.lock:
+                return self._json(200, list(state.tokens))
         if url.path == "/_standin/seed_app" and self.command == "POST":
             # object_id=: the principal gets that id (a fresh stand-in with another's identities)
             return self._json(200, graph.seed_principal(state, q.get("name", [""])[0], q.get("object_id", [""])[0]))

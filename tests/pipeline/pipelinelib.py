@@ -333,10 +333,8 @@ class Pipeline:
             for sd in sc.get("kubernetes_sd_configs", []):
                 sd.update(api_server=server, authorization={"credentials_file": str(token)},
                           tls_config={"ca_file": str(ca)})
-        secret_file = self.workdir / "remote-write-client-secret"
-        secret_file.write_text(client_secret if client_secret is not None
-                               else self.central.collector.client_secret)
-        os.chmod(secret_file, 0o600)
+        secret_file = self.write_client_secret(client_secret if client_secret is not None
+                                               else self.central.collector.client_secret)
         for rw in cfg["remote_write"]:
             if "oauth2" in rw:
                 rw["oauth2"]["client_secret_file"] = str(secret_file)
@@ -348,6 +346,16 @@ class Pipeline:
         path = self.workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         return path, rendered, cfg
+
+    def write_client_secret(self, value: str) -> Path:
+        """The mounted client-secret file, replaced atomically (as the kubelet updates a mounted
+        Secret: the collector re-reads the file and sees the old or the new value, never half)."""
+        secret_file = self.workdir / "remote-write-client-secret"
+        tmp = self.workdir / ".remote-write-client-secret.tmp"
+        tmp.write_text(value)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, secret_file)
+        return secret_file
 
     def agent_address(self) -> str:
         ip = self.pods_of("alloy")[0]["status"]["podIP"]

@@ -161,6 +161,7 @@ def test_ingestion_endpoint_needs_the_publisher_role_on_that_rule(standin):
     principal without Monitoring Metrics Publisher on the rule (also with it on another rule),
     404 for an unknown rule; accepted writes reach the upstream unchanged."""
     import http.server
+    import json
     import threading
 
     got = []
@@ -218,6 +219,10 @@ def test_ingestion_endpoint_needs_the_publisher_role_on_that_rule(standin):
         ok = write("b")
         assert ok.status_code == 204, ok.text
         assert got == [("/api/v1/write", "snappy", b"\x00")]
+        # which secret each token was taken with (rotation tests): the writer's only key, no secret
+        tokens = standin.admin("/_standin/tokens")
+        assert {t["appId"] for t in tokens} == {writer["client_id"]} and len({t["keyId"] for t in tokens}) == 1
+        assert writer["secret"] not in json.dumps(tokens)
         rules["b"]["properties"]["immutableId"] = "dcr-" + "0" * 32
         assert write("b").status_code == 404
     finally:
