@@ -121,14 +121,15 @@ class AdhocRun:
 
 
 def run_adhoc(module: str, args: dict, *, check_mode: bool = False, timeout: float = 120,
-              verbose: bool = False) -> AdhocRun:
+              verbose: bool = False, env: dict | None = None) -> AdhocRun:
     """Run kubiya.runners.<module> with ``args`` (JSON) through ``ansible`` ad hoc on localhost,
-    the way an operator's playbook reaches it (action plugin, connection, module transfer)."""
+    the way an operator's playbook reaches it (action plugin, connection, module transfer);
+    ``env`` is added to the process environment (e.g. an HTTPS_PROXY)."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
                ANSIBLE_HOME=str(REPO / ".build" / "ansible-home"),
                ANSIBLE_LOCAL_TEMP=str(REPO / ".build" / "ansible-tmp"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
-               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0", **(env or {}))
     cmd = [str(Path(sys.executable).parent / "ansible"), "localhost", *(["-vvv"] if verbose else []),
            "-m", "kubiya.runners." + module, "-a", json.dumps(args),
            "-e", "ansible_python_interpreter=%s" % sys.executable]

@@ -142,6 +142,52 @@ options:
       - Seconds between two rounds of checks (above 0, at most 3600).
     type: float
     default: 5
+  remote_write:
+    description:
+      - The runner's own remote-write destination and credentials. When given, the module
+        first gets a client-credentials token with them and sends an empty remote-write
+        request (no series) to O(remote_write.url), before any check.
+      - HTTP 401 or 403 from the token endpoint or the write endpoint fails the module at once
+        with a message naming the status and the endpoint's error text (for Azure, a principal
+        without Monitoring Metrics Publisher on the data collection rule answers 403); the
+        checks are then run once, for the report. Any other answer counts as accepted
+        credentials (an endpoint may answer 400 to an empty request); a network failure is
+        reported in RV(remote_write) and the report but does not fail the module by itself.
+      - TLS is always verified; O(allow_http) applies as for O(url). Proxies come from the
+        environment (C(HTTPS_PROXY)), as for every request of the module.
+    type: dict
+    suboptions:
+      url:
+        description:
+          - The remote-write URL the runner's collector uses (for Azure the data collection
+            endpoint's ingestion URL with the rule's immutable id).
+        type: str
+        required: true
+      token_url:
+        description:
+          - The OAuth2 token endpoint the collector uses.
+        type: str
+        required: true
+      client_id:
+        description:
+          - The collector's client id.
+        type: str
+        required: true
+      client_secret:
+        description:
+          - The collector's client secret.
+        type: str
+        required: true
+      scope:
+        description:
+          - Scope of the token request.
+        type: str
+        default: https://monitor.azure.com/.default
+      ca_path:
+        description:
+          - The CA bundle that verifies the token endpoint and the write endpoint (instead of the
+            system CAs).
+        type: path
 notes:
   - HTTP goes through Ansible's own C(ansible.module_utils.urls); no other library is needed on
     the host that runs it (usually C(localhost)).
@@ -285,6 +331,24 @@ elapsed:
   returned: always
   type: float
   sample: 0.31
+remote_write:
+  description: The result of the empty remote-write request, when O(remote_write) was given.
+  returned: when O(remote_write) is given
+  type: dict
+  contains:
+    url:
+      description: The remote-write URL without its query string.
+      type: str
+    status:
+      description: HTTP status of the token endpoint (when it refused) or of the write endpoint; null when none answered.
+      type: int
+      sample: 403
+    refused:
+      description: Whether the runner's credentials were refused (401/403 or an OAuth2 error).
+      type: bool
+    reason:
+      description: Why, empty when the write was accepted.
+      type: str
 msg:
   description: Summary, with the reason of every failing check.
   returned: always
@@ -294,7 +358,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubiya.runners.plugins.module_utils import delivery, validate
+from ansible_collections.kubiya.runners.plugins.module_utils import delivery, validate, writeprobe
 from ansible_collections.kubiya.runners.plugins.module_utils.prometheus import (
     PROMETHEUS_ARGUMENT_SPEC, PROMETHEUS_NUMBERS, PROMETHEUS_REQUIRED_IF, PrometheusClient)
 
@@ -323,6 +387,7 @@ def argument_spec():
         history_window=dict(type="float", default=3600),
         deadline=dict(type="float", default=60),
         poll_interval=dict(type="float", default=5),
+        remote_write=dict(type="dict", options=writeprobe.REMOTE_WRITE_SPEC),
     )
     return spec
 
@@ -344,10 +409,19 @@ def main():
                                            p["organization_label"], p["match_labels"])
         checks = [delivery.build_check(c, matchers, p["max_age"]) for c in p["checks"]]
         client = PrometheusClient.from_params(p)
+        if p["remote_write"]:
+            writeprobe.check(p["remote_write"], bool(p["allow_http"]))
     except ValueError as exc:
         module.fail_json(msg=str(exc))
 
-    outcome = delivery.run(client, checks, p["deadline"], p["poll_interval"], p["history_window"])
+    probe = None
+    if p["remote_write"]:
+        probe = writeprobe.probe(p["remote_write"], p["timeout"], bool(p["allow_http"]))
+    deadline = 0 if probe and probe["refused"] else p["deadline"]
+    outcome = delivery.run(client, checks, deadline, p["poll_interval"], p["history_window"])
+    if probe and probe["refused"]:
+        outcome["fatal"] = "%s; %s" % (probe["reason"], outcome["fatal"] or delivery.summary(
+            outcome["results"], outcome["attempts"], outcome["elapsed"]))
     results = outcome["results"]
     scope = " ".join("%s=%s" % kv for kv in sorted(matchers.items()))
     summary = outcome["fatal"] or delivery.summary(results, outcome["attempts"],
@@ -358,6 +432,9 @@ def main():
     ret = dict(changed=False, checks=results, attempts=outcome["attempts"],
                elapsed=round(outcome["elapsed"], 3),
                report=delivery.render_report(results, header))
+    if probe:
+        ret["remote_write"] = probe
+        ret["report"].insert(1, "remote write %s: %s" % (probe["url"], probe["reason"] or "accepted (HTTP %s)" % probe["status"]))
     if outcome["fatal"] or any(r["status"] != delivery.OK for r in results):
         module.fail_json(msg=summary, **ret)
     module.exit_json(msg=summary, **ret)

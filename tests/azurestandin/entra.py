@@ -72,6 +72,10 @@ def handle(state, method, path, query, headers, raw):
                                "Invalid client secret provided (or unknown application or expired secret).")
         now = int(time.time())
         ttl = 3599
+        if principal.get("keyId"):  # which client secret was used: rotation tests read it
+            with state.lock:
+                state.tokens.append({"t": round(time.time(), 3), "appId": client_id, "keyId": principal["keyId"],
+                                     "aud": resource})
         token = state.sign({"aud": resource, "iss": f"https://sts.windows.net/{state.tenant}/",
                             "iat": now, "nbf": now, "exp": now + ttl, "appid": client_id,
                             "oid": principal["id"], "sub": principal["id"], "tid": state.tenant,

@@ -6,11 +6,16 @@ for the Azure hosts (test CA made at start) and refuses every other host.
 writes DIR/endpoints.json (proxy URL, CA path, tenant, subscription, the deployer's client
 id; its secret in DIR/deployer.json, 0600) and DIR/keys/<kid>.pem (token signing keys, the
 layout tests/central's auth front reads). Test-only admin API on the proxy itself, plain
-HTTP: GET /_standin/state, GET /_standin/log, POST /_standin/delete?id=<ARM id>.
+HTTP: GET /_standin/state, GET /_standin/log, POST /_standin/delete?id=<ARM id>,
+POST /_standin/ingest_upstream?url=<loopback http URL> (where accepted remote writes go).
+
+Besides the three fixed hosts it answers for the metrics ingestion host of every data
+collection endpoint (``*.<region>-1.metrics.ingest.monitor.azure.com``, ingest.py).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -21,7 +26,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from azurestandin import arm, entra, graph, tlsca
+from azurestandin import arm, entra, graph, ingest, tlsca
 from azurestandin.reply import Reply
 from azurestandin.state import State
 
@@ -30,6 +35,18 @@ HOSTS = {
     "login.microsoftonline.com": entra.handle,
     "graph.microsoft.com": graph.handle,
 }
+# regions whose ingestion hosts the server certificate names (*.<region>-1.metrics.ingest...)
+INGEST_REGIONS = ("westeurope", "northeurope", "eastus", "eastus2", "westus2", "uksouth", "germanywestcentral",
+                  "swedencentral", "francecentral", "centralus")
+
+
+def handler_for(host: str):
+    """The handler of an Azure host the stand-in answers for, or None."""
+    if host in HOSTS:
+        return HOSTS[host]
+    if ingest.HOST.match(host):
+        return functools.partial(ingest.handle, host=host)
+    return None
 
 
 class AzureHandler(BaseHTTPRequestHandler):
@@ -47,14 +64,15 @@ class AzureHandler(BaseHTTPRequestHandler):
         host = (self.headers.get("Host") or "").split(":")[0].lower()
         url = urllib.parse.urlsplit(self.path)
         state: State = self.server.state
+        handler = handler_for(self.azure_host)
         entry = {"host": self.azure_host, "method": self.command, "path": url.path, "query": url.query,
-                 "body": raw.decode("utf-8", "replace") if raw and self.azure_host != "login.microsoftonline.com"
-                 else None}
+                 "body": raw.decode("utf-8", "replace") if raw and self.azure_host in HOSTS
+                 and self.azure_host != "login.microsoftonline.com" else None}
         if host and host != self.azure_host:
             status, body, headers = 421, {"error": {"code": "MisdirectedRequest", "message": host}}, {}
         else:
             try:
-                HOSTS[self.azure_host](state, self.command, url.path, urllib.parse.parse_qs(url.query),
+                handler(state, self.command, url.path, urllib.parse.parse_qs(url.query),
                                        self.headers, raw)
                 status, body, headers = 500, {"error": {"code": "InternalError", "message": "no reply"}}, {}
             except Reply as r:
@@ -95,7 +113,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def do_CONNECT(self):
         host, _sep, port = self.path.rpartition(":")
         host = host.lower()
-        if host not in HOSTS or port != "443":
+        if handler_for(host) is None or port != "443":
             self.server.state.log({"host": host, "method": "CONNECT", "path": self.path, "status": 403,
                                    "error": "refused: not an Azure host the stand-in answers for"})
             self.send_response(403, "stand-in refuses hosts other than " + ", ".join(sorted(HOSTS)))
@@ -141,6 +159,9 @@ class ProxyHandler(BaseHTTPRequestHandler):
             return self._json(200, state.snapshot())
         if url.path == "/_standin/log":
             return self._json(200, state.requests())
+        if url.path == "/_standin/tokens":  # t, appId, keyId of every token issued to a principal
+            with state.lock:
+                return self._json(200, list(state.tokens))
         if url.path == "/_standin/seed_app" and self.command == "POST":
             # object_id=: the principal gets that id (a fresh stand-in with another's identities)
             return self._json(200, graph.seed_principal(state, q.get("name", [""])[0], q.get("object_id", [""])[0]))
@@ -153,6 +174,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
                 vals = state.workspace_metrics.setdefault(rid, {})
                 vals.update({k: float(v[0]) for k, v in q.items() if k in arm.WORKSPACE_METRICS})
                 return self._json(200, vals)
+        if url.path == "/_standin/ingest_upstream" and self.command == "POST":
+            target = urllib.parse.urlsplit(q.get("url", [""])[0])
+            if target.scheme != "http" or not (target.hostname or "").startswith("127."):
+                return self._json(400, {"error": "url must be http://127.x.y.z:port/path (a loopback upstream)"})
+            state.ingest_upstream = target.geturl()
+            return self._json(200, {"ingest_upstream": state.ingest_upstream})
         if url.path == "/_standin/delete" and self.command == "POST":
             ok = state.arm_delete(q.get("id", [""])[0])
             return self._json(200 if ok else 404, {"deleted": ok})
@@ -172,7 +199,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
 def build(state_dir: Path, port: int = 0) -> ThreadingHTTPServer:
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o700)
-    paths = tlsca.make(state_dir / "tls", sorted(HOSTS))
+    paths = tlsca.make(state_dir / "tls", sorted(HOSTS) + [f"*.{r}-1.metrics.ingest.monitor.azure.com"
+                                                          for r in INGEST_REGIONS])
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(paths["cert"], paths["key"])
     server = ThreadingHTTPServer(("127.0.0.1", port), ProxyHandler)

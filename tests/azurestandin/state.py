@@ -27,6 +27,8 @@ class State:
         self.service_principals: dict[str, dict] = {}
         self.secrets: dict[str, tuple[str, str, str]] = {}  # keyId -> (appId, sha256(secret), endDateTime)
         self.workspace_metrics: dict[str, dict[str, float]] = {}  # lower-case workspace id -> metric -> value
+        self.ingest_upstream: str | None = None  # where accepted remote writes go (ingest.py)
+        self.tokens: list[dict] = []  # tokens issued to service principals: t, appId, keyId (no secret)
         self._log: list[dict] = []
         self.key = jwtutil.new_key()
         self.kid = secrets.token_hex(8)
@@ -82,11 +84,11 @@ class State:
                 return None
             digest = hashlib.sha256(secret.encode()).hexdigest()
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            for app_id, hashed, end in self.secrets.values():
+            for key_id, (app_id, hashed, end) in self.secrets.items():
                 if app_id == client_id and secrets.compare_digest(hashed, digest) and end > now:
                     for sp in self.service_principals.values():
                         if sp["appId"] == client_id:
-                            return {"appId": client_id, "id": sp["id"]}
+                            return {"appId": client_id, "id": sp["id"], "keyId": key_id}
             return None
 
     def principal_exists(self, object_id: str) -> bool:

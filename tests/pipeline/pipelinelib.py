@@ -16,6 +16,9 @@ What runs (every process bound to a 127.x address; pod IPs of the test cluster a
   does for a pod: the in-cluster API access (``api_server``, the alloy ServiceAccount token
   file, the CA file) and the path of the mounted client-secret file; args as rendered,
   except the config/storage paths and ``--web.listen-address`` = the alloy pod's IP.
+  With ``egress`` set (the Azure end-to-end test), also what the pod's network gives it:
+  ``proxy_url`` (the Azure stand-in's proxy) and ``tls_config.ca_file`` (its test CA) on the
+  remote write and on its oauth2 block; URLs, client id, scopes stay as rendered.
 
 Used by tests/pipeline/test_*.py (pytest fixtures) and measure_cost.py (a script).
 """
@@ -171,6 +174,9 @@ class Pipeline:
         self.procs = Procs(self.workdir)
         self.manifest: list[dict] = []
         self.pods: list[dict] = []
+        # {"proxy_url": ..., "ca_file": ...}: how the collector reaches hosts outside the
+        # machine (the Azure stand-in answers for them); None: the URLs are loopback ones
+        self.egress: dict | None = None
 
     # ------------------------------------------------------------------ cluster
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> str:
@@ -327,16 +333,29 @@ class Pipeline:
             for sd in sc.get("kubernetes_sd_configs", []):
                 sd.update(api_server=server, authorization={"credentials_file": str(token)},
                           tls_config={"ca_file": str(ca)})
-        secret_file = self.workdir / "remote-write-client-secret"
-        secret_file.write_text(client_secret if client_secret is not None
-                               else self.central.collector.client_secret)
-        os.chmod(secret_file, 0o600)
+        secret_file = self.write_client_secret(client_secret if client_secret is not None
+                                               else self.central.collector.client_secret)
         for rw in cfg["remote_write"]:
             if "oauth2" in rw:
                 rw["oauth2"]["client_secret_file"] = str(secret_file)
+            if self.egress:
+                for block in (rw, rw.get("oauth2")):
+                    if block is not None:
+                        block["proxy_url"] = self.egress["proxy_url"]
+                        block.setdefault("tls_config", {})["ca_file"] = self.egress["ca_file"]
         path = self.workdir / "prometheus.yml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         return path, rendered, cfg
+
+    def write_client_secret(self, value: str) -> Path:
+        """The mounted client-secret file, replaced atomically (as the kubelet updates a mounted
+        Secret: the collector re-reads the file and sees the old or the new value, never half)."""
+        secret_file = self.workdir / "remote-write-client-secret"
+        tmp = self.workdir / ".remote-write-client-secret.tmp"
+        tmp.write_text(value)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, secret_file)
+        return secret_file
 
     def agent_address(self) -> str:
         ip = self.pods_of("alloy")[0]["status"]["podIP"]
@@ -412,7 +431,8 @@ def _connects(host: str, port: int) -> bool:
     return False
 
 
-def run_delivery(args: dict, check_mode: bool = False, timeout: float = 300) -> dict:
+def run_delivery(args: dict, check_mode: bool = False, timeout: float = 300, env: dict | None = None) -> dict:
     """One real invocation of kubiya.runners.metrics_delivery through ``ansible`` (ad hoc), as
-    a dict: rc, status, result, elapsed, stdout, stderr (testlib.run_adhoc)."""
-    return dataclasses.asdict(run_adhoc("metrics_delivery", args, check_mode=check_mode, timeout=timeout))
+    a dict: rc, status, result, elapsed, stdout, stderr (testlib.run_adhoc; ``env`` added to
+    the process environment)."""
+    return dataclasses.asdict(run_adhoc("metrics_delivery", args, check_mode=check_mode, timeout=timeout, env=env))

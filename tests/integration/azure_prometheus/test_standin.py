@@ -154,3 +154,76 @@ def test_workspace_platform_metrics_answer_in_the_sdk_shape(standin):
     assert out.stdout.split() == ["ActiveTimeSeriesLimit", "2000000.0"]
     assert s.get(url.replace("ActiveTimeSeriesLimit,", "Nope,")).json()["error"]["code"] == "BadRequest"
     assert s.get(url.replace("2018-01-01", "2024-02-01")).json()["error"]["code"] == "NoRegisteredProviderFound"
+
+
+def test_ingestion_endpoint_needs_the_publisher_role_on_that_rule(standin):
+    """The DCE's metrics ingestion host: 401 for a token of another audience, 403 for a
+    principal without Monitoring Metrics Publisher on the rule (also with it on another rule),
+    404 for an unknown rule; accepted writes reach the upstream unchanged."""
+    import http.server
+    import json
+    import threading
+
+    got = []
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            got.append((self.path, self.headers.get("Content-Encoding"), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    up = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=up.serve_forever, daemon=True).start()
+    try:
+        standin.admin(f"/_standin/ingest_upstream?url=http://127.0.0.1:{up.server_address[1]}/api/v1/write", method="POST")
+        s, base = _arm(standin)
+        rg = f"{base}/resourceGroups/rg-t-staging"
+        s.put(rg + "?api-version=2022-09-01", json={"location": "westeurope"})
+        ws = f"{rg}/providers/Microsoft.Monitor/accounts/amw-t-staging"
+        s.put(ws + "?api-version=2023-04-03", json={"location": "westeurope"})
+        dce = s.put(f"{rg}/providers/Microsoft.Insights/dataCollectionEndpoints/dce-t-staging?api-version=2022-06-01",
+                    json={"location": "westeurope", "properties": {}}).json()
+        rules = {}
+        for name in ("a", "b"):
+            rules[name] = s.put(f"{rg}/providers/Microsoft.Insights/dataCollectionRules/dcr-{name}?api-version=2022-06-01",
+                                json={"location": "westeurope", "properties": {
+                                    "dataCollectionEndpointId": dce["id"],
+                                    "destinations": {"monitoringAccounts": [{"name": "M1", "accountResourceId": ws[len("https://management.azure.com"):]}]},
+                                    "dataFlows": [{"streams": ["Microsoft-PrometheusMetrics"], "destinations": ["M1"]}]}}).json()
+            assert "immutableId" in rules[name]["properties"], rules[name]
+        writer = standin.admin("/_standin/seed_app?name=writer", method="POST")
+        role = f"/subscriptions/{standin.deployer['subscription_id']}/providers/Microsoft.Authorization/roleDefinitions/" \
+               "3913510d-42f4-4e42-8a64-420c390055eb"
+        r = s.put(f"https://management.azure.com{rules['b']['id']}/providers/Microsoft.Authorization/roleAssignments/"
+                  f"{uuid.uuid4()}?api-version=2022-04-01",
+                  json={"properties": {"roleDefinitionId": role, "principalId": writer["object_id"]}})
+        assert r.status_code == 201, r.text
+
+        w = _session(standin)
+        ingest = dce["properties"]["metricsIngestion"]["endpoint"]
+
+        def write(rule, resource="https://monitor.azure.com"):
+            tok = _token(standin, w, resource, writer["client_id"], writer["secret"]).json()["access_token"]
+            return w.post(f"{ingest}/dataCollectionRules/{rules[rule]['properties']['immutableId']}/streams/"
+                          "Microsoft-PrometheusMetrics/api/v1/write?api-version=2023-04-24", data=b"\x00",
+                          headers={"Authorization": f"Bearer {tok}", "Content-Encoding": "snappy",
+                                   "Content-Type": "application/x-protobuf"}, timeout=30)
+
+        denied = write("a")
+        assert denied.status_code == 403 and denied.json()["error"]["code"] == "OperationFailed", denied.text
+        assert rules["a"]["properties"]["immutableId"] in denied.json()["error"]["message"]
+        assert write("b", "https://management.azure.com").status_code == 401
+        ok = write("b")
+        assert ok.status_code == 204, ok.text
+        assert got == [("/api/v1/write", "snappy", b"\x00")]
+        # which secret each token was taken with (rotation tests): the writer's only key, no secret
+        tokens = standin.admin("/_standin/tokens")
+        assert {t["appId"] for t in tokens} == {writer["client_id"]} and len({t["keyId"] for t in tokens}) == 1
+        assert writer["secret"] not in json.dumps(tokens)
+        rules["b"]["properties"]["immutableId"] = "dcr-" + "0" * 32
+        assert write("b").status_code == 404
+    finally:
+        up.shutdown()
