@@ -102,7 +102,7 @@ def _render(fake, name, tmp_path=None, **kw):
 
 
 def test_every_panel_of_every_committed_dashboard_gets_a_cell_and_a_png(fake, tmp_path, dashboards):
-    assert preview.main(["--prometheus-url", fake.url, "--out", str(tmp_path), "--end", str(END)]) == 0
+    assert preview.main(["--prometheus-url", fake.url, "--out", str(tmp_path), "--end", str(END), "--dpi", "30"]) == 0
     for name, data in dashboards.items():
         png = tmp_path / ("%s.png" % name)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -186,7 +186,7 @@ def test_no_data_is_counted_and_a_query_error_exits_non_zero(tmp_path, capsys):
     fake = FakePrometheus(empty=("probe_success",))
     try:
         assert preview.main(["--prometheus-url", fake.url, "--out", str(tmp_path), "--end", str(END),
-                             "agent-manager"]) == 0
+                             "--dpi", "30", "agent-manager"]) == 0
         out = capsys.readouterr().out
         assert re.search(r"agent-manager +9 panels:  8 with data,  1 no data, 0 query errors", out), out
         assert "no data: Health probe /healthz" in out
@@ -195,7 +195,7 @@ def test_no_data_is_counted_and_a_query_error_exits_non_zero(tmp_path, capsys):
     fake = FakePrometheus(broken=("http_requests_total",))
     try:
         assert preview.main(["--prometheus-url", fake.url, "--out", str(tmp_path), "--end", str(END),
-                             "agent-manager"]) == 1
+                             "--dpi", "30", "agent-manager"]) == 1
         err = capsys.readouterr().err
         assert "query error in 'Requests by status code': bad_data: parse error" in err
     finally:
