@@ -210,6 +210,14 @@ monitoring-check: venv ## generated files up to date, every query Azure-safe, pr
 	$(PY) -m monitoring.generate --check
 	$(PY) -m pytest -q tests/unit/monitoring
 
+# Each committed dashboard drawn to docs/previews/<dashboard>.png from a Prometheus (default:
+# the local central one of `make demo`) by monitoring/preview.py with matplotlib -- not Grafana.
+# PROMETHEUS_URL, PREVIEW_ARGS (--range 1h, --var runner=NAME, --dpi N, dashboard file stems).
+PROMETHEUS_URL ?= http://127.0.0.1:$(or $(KUBIYA_CENTRAL_PROMETHEUS_PORT),39090)
+.PHONY: dashboards-preview
+dashboards-preview: venv ## draw every dashboard's panels to docs/previews/*.png from the local central Prometheus (after make demo)
+	$(PY) -m monitoring.preview --prometheus-url '$(PROMETHEUS_URL)' $(PREVIEW_ARGS)
+
 .PHONY: docs
 docs: ## regenerate docs/architecture.svg from docs/architecture.dot (Graphviz dot: apt-get install graphviz)
 	dot -Tsvg docs/architecture.dot \
