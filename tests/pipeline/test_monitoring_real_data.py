@@ -35,7 +35,7 @@ from testlib import REPO
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from monitoring import alerts, common, generate, lint, preview  # noqa: E402
+from monitoring import alerts, common, generate, lint  # noqa: E402
 
 pytestmark = [pytest.mark.cluster, pytest.mark.central, pytest.mark.slow]
 DASHBOARDS = generate.OUT / "dashboards"
@@ -147,32 +147,6 @@ def test_every_dashboard_query_returns_data_on_a_healthy_runner(pipeline):
           % (len(results), with_data, len(results) - with_data))
     assert not missing, "\n".join(missing)
     assert with_data >= len(results) - len(common.OPTIONAL_DATA)
-
-
-@pytest.mark.timeout(300)
-def test_dashboard_previews_have_data_where_a_healthy_runner_must(pipeline, tmp_path):
-    """make dashboards-preview (monitoring/preview.py) on the same real data: every committed
-    dashboard drawn with its variables resolved from the central Prometheus (this runner), and
-    every target that must return data (all but common.OPTIONAL_DATA) drew data."""
-    pipeline.wait_delivered(timeout=150)
-    generate.artefacts()   # fills common.OPTIONAL_DATA
-    prom = preview.Prometheus(pipeline.central.prometheus_url)
-    missing, counts = [], {}
-    for path in sorted(DASHBOARDS.glob("*.json")):
-        dashboard = json.loads(path.read_text())
-        cells = preview.render_dashboard(dashboard, prom, tmp_path / (path.stem + ".png"),
-                                         end=time.time(), window=600, overrides=_values(pipeline))
-        assert (tmp_path / (path.stem + ".png")).stat().st_size > 10_000
-        panels = [c for c in cells if c.type != "row"]
-        assert len(cells) == len(dashboard["panels"])
-        assert not [c.error for c in panels if c.error]
-        for p, c in zip(dashboard["panels"], cells):
-            exprs = {t["refId"]: t["expr"] for t in p.get("targets", [])}
-            missing.extend("%s/%s %s: %s" % (path.stem, c.title, t.ref, t.expr) for t in c.targets
-                           if not t.series and exprs[t.ref] not in common.OPTIONAL_DATA)
-        counts[path.stem] = (len(panels), sum(1 for c in panels if c.has_data))
-    print("\npreviews (panels, with data): %s" % counts)
-    assert not missing, "\n".join(missing)
 
 
 @pytest.mark.timeout(300)
