@@ -272,7 +272,7 @@ def resolve_variables(dashboard: dict, prom: Prometheus, start: float, end: floa
             label = m.group("label")
             selector = resolved.substitute(m.group("selector") or "{%s=~\".+\"}" % label)
             series = prom.get("/api/v1/series", **{"match[]": selector, "start": "%.3f" % start,
-                                                     "end": "%.3f" % end})
+                                                   "end": "%.3f" % end})
             options = sorted({s[label] for s in series if label in s},
                              reverse=v.get("sort") in (2, 4, 6))
             if v.get("includeAll"):
@@ -352,8 +352,8 @@ def run_target(prom: Prometheus, target: dict, variables: Variables, start: floa
         else:
             data = prom.get("/api/v1/query_range", query=expr, start="%.3f" % start,
                             end="%.3f" % end, step="%g" % step)
-            rows = [Series(r["metric"], [float(t) for t, _ in r["values"]],
-                           [float(x) for _, x in r["values"]]) for r in data["result"]]
+            rows = [Series(r["metric"], [float(pair[0]) for pair in r["values"]],
+                           [float(pair[1]) for pair in r["values"]]) for r in data["result"]]
     except QueryError as exc:
         return TargetResult(ref, expr, [], str(exc))
     return TargetResult(ref, expr, rows)
@@ -478,7 +478,7 @@ def table_rows(panel: dict, cell: Cell) -> tuple[list[str], list[list[object]]]:
             renames = opts.get("renameByName", {})
             rows = {k: {renames.get(c, c): v for c, v in r.items()} for k, r in rows.items()}
             columns = [renames.get(c, c) for c in columns]
-    return columns, [[r.get(c) for c in columns] for _, r in sorted(rows.items())]
+    return columns, [[rows[key].get(c) for c in columns] for key in sorted(rows)]
 
 
 def _draw_table(ax, panel: dict, cell: Cell, unit: str | None) -> None:
@@ -623,7 +623,7 @@ def _seconds_of(text: str) -> float:
 
 
 def main(argv: list[str] | None = None, dashboards_dir: Path = DASHBOARDS) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--prometheus-url", default=os.environ.get("PROMETHEUS_URL") or DEFAULT_URL)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--range", dest="window", type=_seconds_of, default="30m",

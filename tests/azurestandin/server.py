@@ -73,7 +73,7 @@ class AzureHandler(BaseHTTPRequestHandler):
         else:
             try:
                 handler(state, self.command, url.path, urllib.parse.parse_qs(url.query),
-                                       self.headers, raw)
+                        self.headers, raw)
                 status, body, headers = 500, {"error": {"code": "InternalError", "message": "no reply"}}, {}
             except Reply as r:
                 status, body, headers = r.status, r.body, r.headers
@@ -199,8 +199,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
 def build(state_dir: Path, port: int = 0) -> ThreadingHTTPServer:
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o700)
-    paths = tlsca.make(state_dir / "tls", sorted(HOSTS) + [f"*.{r}-1.metrics.ingest.monitor.azure.com"
-                                                          for r in INGEST_REGIONS])
+    ingest_hosts = [f"*.{r}-1.metrics.ingest.monitor.azure.com" for r in INGEST_REGIONS]
+    paths = tlsca.make(state_dir / "tls", sorted(HOSTS) + ingest_hosts)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(paths["cert"], paths["key"])
     server = ThreadingHTTPServer(("127.0.0.1", port), ProxyHandler)

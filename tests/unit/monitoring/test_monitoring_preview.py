@@ -107,8 +107,8 @@ def test_every_panel_of_every_committed_dashboard_gets_a_cell_and_a_png(fake, tm
         png = tmp_path / ("%s.png" % name)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         cells = _render(fake, name)
-        assert [(c.panel_id, c.title) for c in cells] == [(p.get("id"), p.get("title"))
-                                                           for p in data["panels"]], name
+        expected = [(p.get("id"), p.get("title")) for p in data["panels"]]
+        assert [(c.panel_id, c.title) for c in cells] == expected, name
         assert all(c.has_data for c in cells if c.type != "row"), name
 
 

@@ -47,7 +47,7 @@ def params(base):
 def test_accepted_write_sends_an_empty_request_with_the_runners_token(server):
     base, seen, _answers = server
     out = writeprobe.probe(params(base), timeout=5, allow_http=True)
-    assert out == {"url": params(base)["url"].split("?")[0], "status": 204, "refused": False, "reason": ""}
+    assert out == {"url": params(base)["url"].split("?", maxsplit=1)[0], "status": 204, "refused": False, "reason": ""}
     (_k, _p, _h, form), (kind, path, headers, body) = seen
     assert urllib.parse.parse_qs(form.decode())["scope"] == ["https://monitor.azure.com/.default"]
     assert kind == "write" and path.endswith("?api-version=2023-04-24") and body == b"\x00"
@@ -59,7 +59,7 @@ def test_403_is_refused_naming_the_status_client_and_azure_error(server):
     answers["write"] = (403, {"error": {"code": "OperationFailed", "message": "no access to dcr-1"}})
     out = writeprobe.probe(params(base), timeout=5, allow_http=True)
     assert out["refused"] and out["status"] == 403
-    assert out["reason"] == (f"remote write refused: {params(base)['url'].split('?')[0]} answered HTTP 403 (forbidden) "
+    assert out["reason"] == (f"remote write refused: {params(base)['url'].split('?', maxsplit=1)[0]} answered HTTP 403 (forbidden) "
                              "to the runner's credentials (client app-1): OperationFailed: no access to dcr-1")
     assert "s3cret" not in out["reason"]
 
@@ -69,7 +69,7 @@ def test_token_refused_is_refused(server):
     answers["token"] = (401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"})
     out = writeprobe.probe(params(base), timeout=5, allow_http=True)
     assert out["refused"] and out["status"] == 401 and "AADSTS7000215" in out["reason"]
-    assert [k for k, *_ in seen] == ["token"]  # nothing written without a token
+    assert [entry[0] for entry in seen] == ["token"]  # nothing written without a token
 
 
 def test_other_errors_are_reported_not_refused(server):
