@@ -33,6 +33,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -383,6 +384,7 @@ def _no_data(ax, text: str = "No data", col: str = MUTED) -> None:
 
 
 def _draw_timeseries(ax, panel: dict, cell: Cell, unit: str | None) -> None:
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
     targets = {t.get("refId", "A"): t for t in panel.get("targets", [])}
     n = 0
@@ -404,15 +406,18 @@ def _draw_timeseries(ax, panel: dict, cell: Cell, unit: str | None) -> None:
     ax.set_ylim(low, high)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, unit)))
     import matplotlib.dates as mdates
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=dt.timezone.utc))
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
+    locator = mdates.AutoDateLocator(maxticks=6, tz=dt.timezone.utc)
+    ax.xaxis.set_major_locator(locator)   # seconds shown only where minutes would repeat
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=dt.timezone.utc,
+                                                             show_offset=False))
     ax.tick_params(colors=MUTED, labelsize=6.5, length=2)
     ax.grid(color=GRID, lw=0.5)
-    legend = ax.legend(loc="upper left", fontsize=6, frameon=False, ncol=2 if n > 4 else 1,
-                       labelcolor=FG, handlelength=1.2, borderaxespad=0.2)
+    handles, labels = ax.get_legend_handles_labels()
     if n > 8:                          # keep the lines readable: at most 8 legend entries
-        for text in legend.get_texts()[8:]:
-            text.set_visible(False)
+        handles, labels = handles[:7], labels[:7] + ["+%d more" % (n - 7)]
+        handles.append(Line2D([], [], lw=0))
+    ax.legend(handles, labels, loc="upper left", fontsize=6, frameon=False,
+              ncol=2 if len(labels) > 4 else 1, labelcolor=FG, handlelength=1.2, borderaxespad=0.2)
 
 
 def _draw_stat(fig, ax, panel: dict, cell: Cell, unit: str | None, gauge: bool) -> None:
@@ -623,6 +628,8 @@ def _seconds_of(text: str) -> float:
 
 
 def main(argv: list[str] | None = None, dashboards_dir: Path = DASHBOARDS) -> int:
+    # matplotlib warns when it has no tick interval for a panel's time span and uses 30 s ticks
+    warnings.filterwarnings("ignore", message="AutoDateLocator was unable")
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--prometheus-url", default=os.environ.get("PROMETHEUS_URL") or DEFAULT_URL)
     ap.add_argument("--out", type=Path, default=OUT)

@@ -3,6 +3,7 @@ results and the collector's health."""
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.models import dashboard as dm
 
 from ..common import UIDS, base, link_to, sel, stat, table, target, timeseries
 
@@ -37,7 +38,11 @@ def build() -> dash.Dashboard:
                                   target("sum by (component) (%s)" % ready, ref="A", instant=True,
                                          table=True),
                                   target("count by (component) (%s)" % ready, ref="B",
-                                         instant=True, table=True)], h=9, w=12))
+                                         instant=True, table=True)], h=9, w=12)
+                        .with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
+                        .with_transformation(dm.DataTransformerConfig(id_val="organize", options={
+                            "excludeByName": {"Time": True},
+                            "renameByName": {"Value #A": "Ready pods", "Value #B": "Pods"}})))
             .with_panel(timeseries("Available replicas by workload", "Deployments and the dagger "
                                    "StatefulSet: available/ready replicas against the desired count.", [
                                        target("max by (deployment) (%s)"

@@ -208,3 +208,18 @@ def test_an_unreachable_prometheus_exits_2(tmp_path, capsys):
     fake.close()
     assert preview.main(["--prometheus-url", url, "--out", str(tmp_path), "agent-manager"]) == 2
     assert "cannot reach the Prometheus" in capsys.readouterr().err
+
+
+def test_readme_shows_a_committed_preview_of_every_dashboard():
+    """Each committed dashboard has its PNG in docs/previews (a real PNG, drawn by make
+    dashboards-preview) and the README shows it: a new dashboard without a preview fails."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    stems = sorted(p.stem for p in (FILES / "dashboards").glob("*.json"))
+    assert stems
+    for stem in stems:
+        png = REPO / "docs" / "previews" / (stem + ".png")
+        assert png.is_file(), "no preview for dashboard %s: run make demo, then make dashboards-preview" % stem
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert "](docs/previews/%s.png)" % stem in readme, "README does not show %s" % png.name
+    extra = {p.stem for p in (REPO / "docs" / "previews").glob("*.png")} - set(stems)
+    assert not extra, "previews of dashboards that no longer exist: %s" % sorted(extra)
