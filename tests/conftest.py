@@ -112,8 +112,6 @@ SERIAL_FILES = {
     "tests/cluster/test_harness_lifecycle.py": "harness-lifecycle",
     # its own central side on fixed ports 39190-39192
     "tests/central/test_scripts.py": "central-scripts",
-    # fixed namespaces (molecule-default, molecule-upgrade-rollback, ...) and molecule's state
-    "tests/integration/runner/test_molecule.py": "molecule",
     # `make demo` and `make central-up` in a copy of the checkout: the demo's fixed ports
     "tests/integration/docs/test_readme_commands.py": "demo",
     # wall-clock bounds of a few seconds: measured on a machine not shared with other workers

@@ -195,8 +195,9 @@ class Bench:
         cmd = ["ansible-playbook", "-i", str(inv / "hosts.yml"), "kubiya.runners.deploy", "--forks", str(forks)]
         peak = [0]
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+        summary = inv / "summary.json"   # the runner_summary callback's per-customer JSON
+        proc = subprocess.Popen(cmd, cwd=REPO, env={**self.env, "KUBIYA_RUNNER_SUMMARY": str(summary)},
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         sampler = threading.Thread(target=sample_rss, args=(proc.pid, peak, proc), daemon=True)
         sampler.start()
         stdout, _err = proc.communicate(timeout=3600)
@@ -204,6 +205,7 @@ class Bench:
         sampler.join(timeout=5)
         if proc.returncode != 0:
             print(stdout[-4000:])
+            print_failures(summary)
         for host in hosts:
             ns = next(n_ for n_ in self.namespaces if n_.startswith(f"{self.args.prefix}-fleet{n}-{host.rsplit('c', 1)[1]}-"))
             subprocess.run(["helm", "uninstall", RELEASE, "-n", ns, "--timeout", "2m"], env=self.env,
@@ -215,6 +217,19 @@ class Bench:
             subprocess.run(["kubectl", "delete", "namespace", ns, f"{ns}-dagger", "--wait=false", "--ignore-not-found"],
                            env=self.env, capture_output=True, check=False)
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def print_failures(summary: Path) -> None:
+    """Each failed customer's whole message from the summary JSON (the table cuts it to a line)."""
+    try:
+        doc = json.loads(summary.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"bench: no run summary at {summary}: {exc}")
+        return
+    hosts = doc.get("hosts", doc) if isinstance(doc, dict) else {}
+    for host, entry in sorted(hosts.items()):
+        if isinstance(entry, dict) and entry.get("result") == "failed":
+            print(f"--- {host} failed in {entry.get('failed_task')}:\n{entry.get('message')}")
 
 
 def sample_rss(pid: int, peak: list[int], proc: subprocess.Popen) -> None:
