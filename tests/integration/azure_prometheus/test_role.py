@@ -129,7 +129,47 @@ def test_first_run_creates_everything_second_changes_nothing(standin, role_vars,
     app1 = next(a for a in st_after_first["applications"].values() if a["appId"] == apps[0]["appId"])
     assert [c["keyId"] for c in app2["passwordCredentials"]] == [c["keyId"] for c in app1["passwordCredentials"]]
     assert yaml.safe_load((out / "azure_prometheus.yml").read_text()) == frag
-    print(f"\nfirst run {t_first:.0f} s, second run (changed=0) {t_second:.0f} s")
+
+    # whole-role check mode after a real run: nothing to do, nothing written (Azure or disk)
+    files = {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in out.iterdir()}
+    writes_before = len(_writes(standin))
+    t0 = time.monotonic()
+    check = run_playbook(standin, PLAYBOOK, role_vars, "--check")
+    t_check = time.monotonic() - t0
+    assert check.returncode == 0, check.stdout[-5000:] + check.stderr[-2000:]
+    assert _recap(check.stdout)["changed"] == 0, check.stdout[-6000:]
+    assert "Check mode: nothing to create or change beyond the tasks above." in check.stdout, check.stdout[-3000:]
+    assert _writes(standin)[writes_before:] == [], "check mode wrote to Azure"
+    assert {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in out.iterdir()} == files
+    print(f"\nfirst run {t_first:.0f} s, second run (changed=0) {t_second:.0f} s, --check after them {t_check:.0f} s")
+
+
+def test_check_mode_on_an_empty_subscription_writes_nothing_and_names_what_it_would_create(standin, role_vars):
+    """--check of the whole role against a fresh stand-in: only reads (and token requests),
+    reports changed, and names what it could not show (the Entra modules and azure_rm_resource
+    have no check mode; ids, immutableId and secrets exist only after a real run)."""
+    seeded = standin.state()
+    r = run_playbook(standin, PLAYBOOK, role_vars, "--check")
+    assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-2000:]
+    assert _recap(r.stdout)["changed"] > 0, r.stdout[-3000:]
+    log = standin.log()
+    assert log, "the check run asked the stand-in nothing"
+    assert {e["method"] for e in log if e["host"] != "login.microsoftonline.com"} <= {"GET", "HEAD"}, \
+        [e for e in log if e["method"] not in ("GET", "HEAD")]
+    assert {(e["method"], e["path"].rsplit("/", 1)[-1]) for e in log if e["host"] == "login.microsoftonline.com"} \
+        <= {("GET", "openid-configuration"), ("GET", "instance"), ("POST", "token")}
+    assert standin.state() == seeded, "check mode changed the stand-in's state"
+    msg = " ".join(r.stdout.split())
+    assert "Check mode: a real run would also create or change (not shown by the tasks above): " in msg, r.stdout[-3000:]
+    out = role_vars["azure_prometheus_output_dir"]
+    for thing in ("resource group rg-kubiya-staging-monitoring", "workspace amw-kubiya-staging",
+                  "data collection endpoint dce-kubiya-staging", "data collection rule dcr-kubiya-staging-acme",
+                  "application kubiya-staging-runner-globex and its service principal",
+                  f"client secret of kubiya-staging-runner-acme and {out}/acme/vault_azure_prometheus.yml",
+                  "Monitoring Metrics Publisher on dcr-kubiya-staging-globex", f"{out}/globex/azure_prometheus.yml",
+                  "Monitoring Data Reader on the workspace for 2 identities"):
+        assert thing in msg, (thing, msg[-3000:])
+    assert not Path(out).exists(), "check mode wrote outputs"
 
 
 def test_production_refuses_staging_named_resources_before_any_request(standin, role_vars):
@@ -214,7 +254,7 @@ def test_capacity_tasks_run_in_check_mode_and_read_the_workspace_limits(standin,
                   "&EventsPerMinuteIngestedLimit=500000", method="POST")
     pb = tmp_path / "capacity.yml"
     pb.write_text(yaml.safe_dump([{"name": "capacity only", "hosts": "localhost", "gather_facts": False,
-                                   "vars": {"__azp_workspace": {"response": {"id": ws}}, "__azp_customers": [{}]},
+                                   "vars": {"__azp_ws": {"id": ws}, "__azp_customers": [{}]},
                                    "tasks": [{"name": "Capacity", "ansible.builtin.include_role": {
                                        "name": "kubiya.runners.azure_prometheus", "tasks_from": "capacity.yml"}}]}]))
     writes = len(_writes(standin))
