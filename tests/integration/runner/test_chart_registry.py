@@ -17,7 +17,7 @@ import time
 import pytest
 
 from registry.chartregistry import Registry, free_port
-from testlib import REPO, deploy_example as deploy, recap_changed as changed
+from testlib import CHART_VERSION, REPO, deploy_example as deploy, recap_changed as changed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def registry(tmp_path_factory):
 def oci_vars(reg: Registry, namespace: str, **over) -> dict:
     creds = reg.credentials
     return {"runner_namespace": namespace, "runner_chart_ref": f"oci://{reg.host}/{REF}",
-            "runner_chart_version": "1.0.0", "runner_chart_verify": True, "runner_chart_keyring": reg.pubring,
+            "runner_chart_version": CHART_VERSION, "runner_chart_verify": True, "runner_chart_keyring": reg.pubring,
             "runner_chart_ca_file": reg.ca_file, "runner_chart_registry_username": creds["username"],
             "runner_chart_registry_password": creds["password"], "runner_health_window": 2, **over}
 
@@ -57,7 +57,7 @@ def test_deploy_from_oci_registry_by_version_with_provenance(cluster, namespace,
     assert "Fetch chart oci://" in first.stdout
     release = json.loads(subprocess.run(["helm", "list", "-n", namespace, "-o", "json"], env=cluster.env,
                                         capture_output=True, text=True, check=True).stdout)
-    assert [(r["name"], r["chart"], r["status"]) for r in release] == [("kubiya-runner", "kubiya-runner-1.0.0",
+    assert [(r["name"], r["chart"], r["status"]) for r in release] == [("kubiya-runner", f"kubiya-runner-{CHART_VERSION}",
                                                                         "deployed")]
     # the password never reaches the log, and no login is left behind on the controller
     assert extra["runner_chart_registry_password"] not in first.stdout + first.stderr
