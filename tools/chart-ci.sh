@@ -83,8 +83,9 @@ for f in sorted(glob.glob("charts/*/ci/*-values.yaml")):
   # --wait, runs `helm test`, then removes release and namespace (kubectl from the control
   # plane's binaries). kwok has no container logs: ct's "Error printing details" lines are
   # its log dump failing, not the test.
-  (cd "$work" && ct install --charts "$(IFS=,; echo "${charts[*]}")" --skip-helm-dependencies \
-    --helm-extra-args "--timeout 300s")
+  # (ct install has no --skip-helm-dependencies: its own `helm dependency build`, chart by chart
+  # in name order, finds every component's kubiya-common archive already built above)
+  (cd "$work" && ct install --charts "$(IFS=,; echo "${charts[*]}")" --helm-extra-args "--timeout 300s")
   exit
 fi
 [[ $phase == lint ]] || { echo "chart-ci: unknown phase '$phase' (lint or install)" >&2; exit 2; }

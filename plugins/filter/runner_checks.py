@@ -790,12 +790,34 @@ def runner_inventory_checked(pattern, sources):
     return pattern
 
 
+def missing_dependency_errors(chart_dir):
+    """A local chart directory whose declared dependencies have no archive (or unpacked chart)
+    in its charts/ directory: helm would refuse it mid-run; said here with the fix."""
+    try:
+        with open(os.path.join(chart_dir, "Chart.yaml"), encoding="utf-8") as handle:
+            deps = (yaml.safe_load(handle) or {}).get("dependencies") or []
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+    sub = os.path.join(chart_dir, "charts")
+    present = os.listdir(sub) if os.path.isdir(sub) else []
+    missing = [str(d.get("name")) for d in deps if isinstance(d, dict) and d.get("name")
+               and "%s-%s.tgz" % (d["name"], d.get("version")) not in present and str(d["name"]) not in present]
+    if not missing:
+        return []
+    return ["runner_chart_ref: the chart directory '%s' lacks the archives of its dependencies %s: build them "
+            "with `helm dependency build` in dependency order (in this repository: make setup, or tools/chart-deps.sh)"
+            % (shorten(chart_dir), ", ".join(missing))]
+
+
 def runner_chart_ref_errors(ref, version, repo_url, url_pattern):
     """Filter: chart_ref_errors with the controller's file system asked (Chart.yaml, the archive)."""
     ref_text = "" if ref is None else str(ref)
-    return chart_ref_errors(ref, version, repo_url, url_pattern,
-                            is_chart_dir=bool(ref_text) and os.path.isfile(os.path.join(ref_text, "Chart.yaml")),
-                            is_file=bool(ref_text) and os.path.isfile(ref_text))
+    is_dir = bool(ref_text) and os.path.isfile(os.path.join(ref_text, "Chart.yaml"))
+    errors = chart_ref_errors(ref, version, repo_url, url_pattern, is_chart_dir=is_dir,
+                              is_file=bool(ref_text) and os.path.isfile(ref_text))
+    if is_dir and not (ref_text.startswith("oci://") or repo_url):
+        errors += missing_dependency_errors(ref_text)
+    return errors
 
 
 def runner_resolve_dir(path, cwd=None):

@@ -66,8 +66,9 @@ def test_every_mistake_of_a_customer_is_named_at_once_and_nothing_is_written(inv
     data["runner_state"] = "absent"  # the deploy playbook's runner_state: present wins
     data["runner_remote_write_url"] = "http://metrics.example.com/api/v1/write"
     data["runner_values"] = {
-        "agentManager": {"replicaCount": 3},
+        "agentManger": {"replicaCount": 3},
         "agentManager": {"extraEnv": [{"name": "GITHUB_TOKEN", "value": "ghp_literal_token_value"}]},
+        "tool-manager": {"replicaCount": 2},
         "global": {"nodeSelector": {"pool": "p" * 100}},
         "alloy": {"podAnnotations": {"example.com/blob": "x" * (300 * 1024)}},
     }
@@ -94,7 +95,8 @@ def test_every_mistake_of_a_customer_is_named_at_once_and_nothing_is_written(inv
         "runner_values.global.nodeSelector.pool: label value 'pppp",
         "(100 characters, shown truncated)",
         "runner_values.alloy.podAnnotations: the annotations add up to",
-        "runner_values.agentManager: the chart has no value 'agentManager'; did you mean 'agent-manager'?",
+        "runner_values.agentManger: the chart has no value 'agentManger'; did you mean 'agentManager'?",
+        "runner_values.tool-manager: renamed to 'toolManager' in chart 2.0.0",
     ]
     missing = [m for m in expected if m not in text]
     assert not missing, f"not reported: {missing}\n{text[-4000:]}"
