@@ -73,8 +73,8 @@ def test_deploy_from_oci_registry_by_version_with_provenance(cluster, namespace,
     ("wrong_password", "runner_chart_registry_username/runner_chart_registry_password: the chart registry of "
                        "'oci://{host}/charts/kubiya-runner' refused the credentials"),
     ("registry_down", "runner_chart_ref: the chart registry of 'oci://{host}/charts/kubiya-runner' cannot be reached"),
-    ("other_keyring", "runner_chart_verify: the provenance of oci://{host}/charts/kubiya-runner version 1.0.0 does "
-                      "not verify against runner_chart_keyring"),
+    ("other_keyring", "runner_chart_verify: the provenance of oci://{host}/charts/kubiya-runner version "
+                      f"{CHART_VERSION} does not verify against runner_chart_keyring"),
 ])
 def test_registry_failure_stops_before_the_cluster_changes(cluster, namespace, registry, tmp_path, case, expected):
     extra = oci_vars(registry, namespace)
