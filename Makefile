@@ -248,7 +248,7 @@ registry-up: ## start the local OCI chart registry (TLS, htpasswd; credentials i
 registry-down: ## stop the local OCI chart registry (REGISTRY_PURGE=1 also deletes .registry/)
 	tests/registry/down.sh $(if $(REGISTRY_PURGE),--purge)
 
-images: ## every image the chart deploys (registry, repository, tag, digest) into dist/images.json and .txt
+images: chart-deps ## every image the chart deploys (registry, repository, tag, digest) into dist/images.json and .txt
 	$(PY) tools/release/images.py --json $(DIST)/images.json --txt $(DIST)/images.txt
 	@echo "wrote $(DIST)/images.json and $(DIST)/images.txt"
 

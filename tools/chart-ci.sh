@@ -85,7 +85,11 @@ for f in sorted(glob.glob("charts/*/ci/*-values.yaml")):
   # its log dump failing, not the test.
   # (ct install has no --skip-helm-dependencies: its own `helm dependency build`, chart by chart
   # in name order, finds every component's kubiya-common archive already built above)
-  (cd "$work" && ct install --charts "$(IFS=,; echo "${charts[*]}")" --helm-extra-args "--timeout 300s")
+  # library charts (kubiya-common) cannot be installed: ct 3.12 tries and fails, so they are left
+  # out here (helm lint and the charts that depend on them cover them)
+  installable=()
+  for c in "${charts[@]}"; do grep -q '^type: *library' "$c/Chart.yaml" || installable+=("$c"); done
+  (cd "$work" && ct install --charts "$(IFS=,; echo "${installable[*]}")" --helm-extra-args "--timeout 300s")
   exit
 fi
 [[ $phase == lint ]] || { echo "chart-ci: unknown phase '$phase' (lint or install)" >&2; exit 2; }
