@@ -29,14 +29,24 @@ DEMO_ENV = KUBECONFIG=$(DEMO_CLUSTER_DIR)/kubeconfig KUBIYA_DEMO_PIPELINE_DIR=$(
   KUBIYA_VAULT_PASSWORD=kubiya-example-vault \
   ANSIBLE_VAULT_PASSWORD_FILE=$(REPO)/inventories/example/vault-pass-client.sh
 
-.PHONY: help setup venv tools test lint yamllint ansible-lint ruff sanity pytest unit bench \
+.PHONY: help setup venv tools chart-deps test lint yamllint ansible-lint ruff sanity pytest unit bench \
         cluster-up cluster-down cluster-status central-up central-down build package-chart new-customer demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: venv tools $(COLLECTION_LINK) ## install the pinned toolchain into the repo (idempotent)
+setup: venv tools chart-deps $(COLLECTION_LINK) ## install the pinned toolchain into the repo (idempotent)
 	@echo "setup complete: python tools in .venv/bin, helm/kubectl in .tools/bin"
+
+# The charts' dependency archives (charts/*/charts/*.tgz, git-ignored), rebuilt when any chart
+# file changes: `helm dependency build` in dependency order (tools/chart-deps.sh).
+CHART_SOURCES = $(filter-out charts/%/charts/%,$(shell find charts -type f -not -path 'charts/*/charts/*' 2>/dev/null))
+chart-deps: ## build the charts' dependency archives (after editing a subchart)
+	@[ -d charts/kubiya-runner/charts ] || rm -f .build/chart-deps.stamp
+	@$(MAKE) --no-print-directory .build/chart-deps.stamp
+.build/chart-deps.stamp: $(CHART_SOURCES) tools/chart-deps.sh
+	PATH=$(REPO)/.tools/bin:$$PATH tools/chart-deps.sh
+	@mkdir -p $(dir $@) && touch $@
 
 # The venv is rebuilt only when the pinned requirements change.
 venv: $(VENV)/.installed
@@ -163,11 +173,13 @@ TRACKED_COPY = git ls-files -z | while IFS= read -r -d '' f; do if [ -e "$$f" ];
 build: ## build the collection tarball into dist/ from the files git tracks
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && src=$$tmp/ansible_collections/kubiya/runners && \
 	  mkdir -p "$$src" $(DIST) && $(TRACKED_COPY) | tar -xf - -C "$$src" && \
+	  PATH=$(REPO)/.tools/bin:$$PATH tools/chart-deps.sh "$$src/charts" && \
 	  ansible-galaxy collection build --force --output-path $(DIST) "$$src"
 
 package-chart: ## package the runner chart into dist/ from the files git tracks
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  mkdir -p $(DIST) && $(TRACKED_COPY) | tar -xf - -C "$$tmp" && \
+	  PATH=$(REPO)/.tools/bin:$$PATH tools/chart-deps.sh "$$tmp/charts" && \
 	  helm package "$$tmp/charts/kubiya-runner" --destination $(DIST)
 
 # Scaffold a customer: host_vars/<NAME>/main.yml, host_vars/<NAME>/vault (placeholders,
@@ -236,7 +248,7 @@ registry-up: ## start the local OCI chart registry (TLS, htpasswd; credentials i
 registry-down: ## stop the local OCI chart registry (REGISTRY_PURGE=1 also deletes .registry/)
 	tests/registry/down.sh $(if $(REGISTRY_PURGE),--purge)
 
-images: ## every image the chart deploys (registry, repository, tag, digest) into dist/images.json and .txt
+images: chart-deps ## every image the chart deploys (registry, repository, tag, digest) into dist/images.json and .txt
 	$(PY) tools/release/images.py --json $(DIST)/images.json --txt $(DIST)/images.txt
 	@echo "wrote $(DIST)/images.json and $(DIST)/images.txt"
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# the umbrella chart's version (charts/kubiya-runner/Chart.yaml), for tests that name its archive
+CHART_VERSION = re.search(r"^version: *(\S+)", (REPO / "charts" / "kubiya-runner" / "Chart.yaml").read_text(),
+                          re.M).group(1)
 COLLECTIONS = REPO / ".build" / "collections"
 TOOLS = REPO / ".tools" / "bin"
 VENV_BIN = REPO / ".venv" / "bin"

@@ -21,9 +21,9 @@ export PATH=$repo/.tools/bin:$repo/.venv/bin:$PATH
 etc=$repo/.tools/ct-etc
 [[ -x $repo/.tools/bin/ct && -f $etc/chart_schema.yaml ]] || { echo "chart-ci: ct missing: run make setup" >&2; exit 2; }
 
-# --skip-helm-dependencies: the subcharts are directories in charts/kubiya-runner/charts/;
-# `helm dependency build` would write their archives and a Chart.lock into the working tree,
-# next to the directories, and helm would then load each subchart twice.
+# --skip-helm-dependencies: ct would run `helm dependency build` chart by chart in name order,
+# so kubiya-runner would package tool-manager before tool-manager has its kubiya-common archive;
+# tools/chart-deps.sh builds them all in dependency order first (archives are git-ignored).
 common=(--chart-yaml-schema "$etc/chart_schema.yaml" --lint-conf "$etc/lintconf.yaml" --validate-maintainers=false --helm-lint-extra-args=--strict
   --skip-helm-dependencies)
 
@@ -55,6 +55,7 @@ if [[ $phase == install ]]; then
   # them: it works on a copy of the charts git knows (tracked or new), never the working tree.
   git ls-files -co --exclude-standard -z charts | tar -cf - --null -T - | tar -xf - -C "$work"
   git -C "$work" init -q
+  "$repo/tools/chart-deps.sh" "$work/charts"
   # What a customer's cluster has before installing, as the ci/ values name it: the dagger
   # namespace (README "Hardened profile"), labelled to admit the privileged dagger engine, and
   # the dagger cache's StorageClass (here: the local cluster's own host-path provisioner).
@@ -82,11 +83,18 @@ for f in sorted(glob.glob("charts/*/ci/*-values.yaml")):
   # --wait, runs `helm test`, then removes release and namespace (kubectl from the control
   # plane's binaries). kwok has no container logs: ct's "Error printing details" lines are
   # its log dump failing, not the test.
-  (cd "$work" && ct install --charts "$(IFS=,; echo "${charts[*]}")" --helm-extra-args "--timeout 300s")
+  # (ct install has no --skip-helm-dependencies: its own `helm dependency build`, chart by chart
+  # in name order, finds every component's kubiya-common archive already built above)
+  # library charts (kubiya-common) cannot be installed: ct 3.12 tries and fails, so they are left
+  # out here (helm lint and the charts that depend on them cover them)
+  installable=()
+  for c in "${charts[@]}"; do grep -q '^type: *library' "$c/Chart.yaml" || installable+=("$c"); done
+  (cd "$work" && ct install --charts "$(IFS=,; echo "${installable[*]}")" --helm-extra-args "--timeout 300s")
   exit
 fi
 [[ $phase == lint ]] || { echo "chart-ci: unknown phase '$phase' (lint or install)" >&2; exit 2; }
 
+"$repo/tools/chart-deps.sh"   # the archives helm lint reads, fresh from the chart directories
 # 1. every chart, whatever changed (ct turns its version check off when charts are named)
 ct lint --charts "$(IFS=,; echo "${charts[*]}")" "${common[@]}"
 

@@ -11,7 +11,7 @@ GENERATOR_VERSION=2.7.2
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 prefix="$repo/.tools/node"
 bin="$prefix/node_modules/.bin/readme-generator"
-chart="$repo/charts/kubiya-runner"
+charts="$repo/charts"
 
 command -v node >/dev/null || { echo "chart-readme: node is not installed" >&2; exit 2; }
 if [[ ! -x "$bin" ]] || [[ "$(node -p "require('$prefix/node_modules/@bitnami/readme-generator-for-helm/package.json').version" 2>/dev/null)" != "$GENERATOR_VERSION" ]]; then
@@ -22,7 +22,7 @@ fi
 check=0
 [[ "${1:-}" == "--check" ]] && check=1
 status=0
-for dir in "$chart" "$chart/charts/agent-manager" "$chart/charts/tool-manager" "$chart/charts/kubiya-operator"; do
+for dir in "$charts/kubiya-runner" "$charts/agent-manager" "$charts/tool-manager" "$charts/kubiya-operator"; do
   readme="$dir/README.md"
   target="$readme"
   if (( check )); then

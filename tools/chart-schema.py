@@ -268,9 +268,9 @@ WHEN_OAUTH2 = {
 KUBIYA_RUNNER = document({
     "global": GLOBAL,
     # subcharts validate their own values (their values.schema.json)
-    "agent-manager": K8S_OBJECT,
-    "tool-manager": K8S_OBJECT,
-    "kubiya-operator": K8S_OBJECT,
+    "agentManager": K8S_OBJECT,
+    "toolManager": K8S_OBJECT,
+    "kubiyaOperator": K8S_OBJECT,
     "kubiya-common": K8S_OBJECT,
     "dagger": obj({
         "image": ref("image"),
@@ -372,9 +372,9 @@ KUBIYA_RUNNER = document({
 
 SCHEMAS = {
     ROOT / "values.schema.json": ("kubiya-runner values", KUBIYA_RUNNER),
-    ROOT / "charts" / "agent-manager" / "values.schema.json": ("agent-manager values", AGENT_MANAGER),
-    ROOT / "charts" / "tool-manager" / "values.schema.json": ("tool-manager values", TOOL_MANAGER),
-    ROOT / "charts" / "kubiya-operator" / "values.schema.json": ("kubiya-operator values", KUBIYA_OPERATOR),
+    ROOT.parent / "agent-manager" / "values.schema.json": ("agent-manager values", AGENT_MANAGER),
+    ROOT.parent / "tool-manager" / "values.schema.json": ("tool-manager values", TOOL_MANAGER),
+    ROOT.parent / "kubiya-operator" / "values.schema.json": ("kubiya-operator values", KUBIYA_OPERATOR),
 }
 
 

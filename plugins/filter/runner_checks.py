@@ -31,6 +31,8 @@ import json
 import os
 import re
 
+import yaml
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kubiya.runners.plugins.module_utils.transport import is_loopback_host
@@ -509,7 +511,6 @@ def helm_binary_errors(helm, path_env):
 
 def yaml_error(path, text):
     """The YAML syntax error of one file as `path:line:column: problem`, or None."""
-    import yaml  # pylint: disable=import-outside-toplevel
     if text.lstrip().startswith(VAULT_HEADER):
         return None
     try:
@@ -722,15 +723,47 @@ def runner_values_errors(values, chart_dir=None, root="runner_values", namespace
                           if isinstance(namespace_labels, dict) else None)
     schema = _load_schema(os.path.join(chart_dir, "values.schema.json")) if chart_dir else None
     if schema:
-        subs = {}
-        sub_root = os.path.join(chart_dir, "charts")
-        if os.path.isdir(sub_root):
-            for name in sorted(os.listdir(sub_root)):
-                sub = _load_schema(os.path.join(sub_root, name, "values.schema.json"))
-                if sub:
-                    subs[name] = sub
-        errors += unknown_key_errors(values, schema, root, subs)
+        errors += renamed_key_errors(values, root)
+        current = {k: v for k, v in values.items() if k not in RENAMED_KEYS}   # said once, above
+        errors += unknown_key_errors(current, schema, root, subchart_schemas(chart_dir))
     return errors
+
+
+# values keys renamed by a chart MAJOR: old key -> (new key, chart version that renamed it)
+RENAMED_KEYS = {
+    "agent-manager": ("agentManager", "2.0.0"),
+    "tool-manager": ("toolManager", "2.0.0"),
+    "kubiya-operator": ("kubiyaOperator", "2.0.0"),
+}
+
+
+def renamed_key_errors(values, root="runner_values"):
+    """Top-level keys an older chart used, each with its new name (charts/kubiya-runner/CHANGELOG.md)."""
+    return ["%s.%s: renamed to '%s' in chart %s (move its settings under %s.%s; "
+            "charts/kubiya-runner/CHANGELOG.md, upgrade notes)" % (root, old, new, version, root, new)
+            for old, (new, version) in sorted(RENAMED_KEYS.items()) if old in values]
+
+
+def subchart_schemas(chart_dir):
+    """The values schemas of a local chart's dependencies by the key they take in its values
+    (alias or name): dependencies declared with a ``file://`` repository are read from that
+    directory, others from an unpacked ``charts/<name>`` if present."""
+    try:
+        with open(os.path.join(chart_dir, "Chart.yaml"), encoding="utf-8") as handle:
+            meta = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    subs = {}
+    for dep in meta.get("dependencies") or []:
+        if not isinstance(dep, dict) or not dep.get("name"):
+            continue
+        repo = str(dep.get("repository") or "")
+        where = (os.path.join(chart_dir, repo[len("file://"):]) if repo.startswith("file://")
+                 else os.path.join(chart_dir, "charts", str(dep["name"])))
+        sub = _load_schema(os.path.join(where, "values.schema.json"))
+        if sub:
+            subs[str(dep.get("alias") or dep["name"])] = sub
+    return subs
 
 
 def runner_helm_errors(helm, path_env=None):
@@ -757,12 +790,34 @@ def runner_inventory_checked(pattern, sources):
     return pattern
 
 
+def missing_dependency_errors(chart_dir):
+    """A local chart directory whose declared dependencies have no archive (or unpacked chart)
+    in its charts/ directory: helm would refuse it mid-run; said here with the fix."""
+    try:
+        with open(os.path.join(chart_dir, "Chart.yaml"), encoding="utf-8") as handle:
+            deps = (yaml.safe_load(handle) or {}).get("dependencies") or []
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+    sub = os.path.join(chart_dir, "charts")
+    present = os.listdir(sub) if os.path.isdir(sub) else []
+    missing = [str(d.get("name")) for d in deps if isinstance(d, dict) and d.get("name")
+               and "%s-%s.tgz" % (d["name"], d.get("version")) not in present and str(d["name"]) not in present]
+    if not missing:
+        return []
+    return ["runner_chart_ref: the chart directory '%s' lacks the archives of its dependencies %s: build them "
+            "with `helm dependency build` in dependency order (in this repository: make setup, or tools/chart-deps.sh)"
+            % (shorten(chart_dir), ", ".join(missing))]
+
+
 def runner_chart_ref_errors(ref, version, repo_url, url_pattern):
     """Filter: chart_ref_errors with the controller's file system asked (Chart.yaml, the archive)."""
     ref_text = "" if ref is None else str(ref)
-    return chart_ref_errors(ref, version, repo_url, url_pattern,
-                            is_chart_dir=bool(ref_text) and os.path.isfile(os.path.join(ref_text, "Chart.yaml")),
-                            is_file=bool(ref_text) and os.path.isfile(ref_text))
+    is_dir = bool(ref_text) and os.path.isfile(os.path.join(ref_text, "Chart.yaml"))
+    errors = chart_ref_errors(ref, version, repo_url, url_pattern, is_chart_dir=is_dir,
+                              is_file=bool(ref_text) and os.path.isfile(ref_text))
+    if is_dir and not (ref_text.startswith("oci://") or repo_url):
+        errors += missing_dependency_errors(ref_text)
+    return errors
 
 
 def runner_resolve_dir(path, cwd=None):

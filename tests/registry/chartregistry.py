@@ -76,7 +76,11 @@ class Registry:
                          check=check)
 
     def package(self, chart: Path, dest: Path) -> Path:
-        """helm package --sign with the test key: the archive and its .prov in dest."""
+        """helm package --sign with the test key: the archive and its .prov in dest. A chart of a
+        fresh clone gets its dependency archives first (tools/chart-deps.sh; git ignores them)."""
+        if (chart / "Chart.lock").exists() and not (chart / "charts").is_dir():
+            subprocess.run(["bash", str(chart.parent.parent / "tools" / "chart-deps.sh"), str(chart.parent)],
+                           env=self.env, check=True, capture_output=True, text=True, timeout=300)
         out = self.helm("package", str(chart), "--destination", str(dest), "--sign", "--key", SIGNING_NAME,
                         "--keyring", str(self.state / "keyring" / "secring.gpg"))
         return Path(out.stdout.strip().rsplit(": ", 1)[-1])

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from registry.chartregistry import HERE, Registry
-from testlib import REPO
+from testlib import CHART_VERSION, REPO
 
 pytestmark = [pytest.mark.slow]
 
@@ -36,7 +36,7 @@ def pushed(registry, tmp_path_factory):
     start = time.monotonic()
     out = registry.push(archive)
     print(f"push {time.monotonic() - start:.2f}s")
-    assert f"Pushed: {registry.host}/charts/kubiya-runner:1.0.0" in out.stdout + out.stderr
+    assert f"Pushed: {registry.host}/charts/kubiya-runner:{CHART_VERSION}" in out.stdout + out.stderr
     return archive
 
 
@@ -57,16 +57,16 @@ def test_up_again_is_a_no_op(registry):
 
 def test_signed_chart_round_trip(registry, pushed, tmp_path):
     start = time.monotonic()
-    out = registry.pull("kubiya-runner", "1.0.0", tmp_path)
+    out = registry.pull("kubiya-runner", CHART_VERSION, tmp_path)
     print(f"pull --verify {time.monotonic() - start:.2f}s")
     assert "Signed by: kubiya-runners test signing key" in out.stdout + out.stderr
     assert "Chart Hash Verified" in out.stdout + out.stderr
-    assert (tmp_path / "kubiya-runner-1.0.0.tgz").read_bytes() == pushed.read_bytes()
+    assert (tmp_path / f"kubiya-runner-{CHART_VERSION}.tgz").read_bytes() == pushed.read_bytes()
 
 
 def test_anonymous_and_wrong_password_are_refused(registry, pushed, tmp_path):
     anon = subprocess.run(
-        ["helm", "pull", f"oci://{registry.host}/charts/kubiya-runner", "--version", "1.0.0", "--ca-file",
+        ["helm", "pull", f"oci://{registry.host}/charts/kubiya-runner", "--version", CHART_VERSION, "--ca-file",
          registry.ca_file, "--destination", str(tmp_path)],
         env=dict(registry.env, HELM_REGISTRY_CONFIG=str(tmp_path / "none.json")), capture_output=True, text=True,
         check=False)
@@ -80,7 +80,7 @@ def test_anonymous_and_wrong_password_are_refused(registry, pushed, tmp_path):
 
 
 def test_untrusted_ca_is_refused(registry, pushed, tmp_path):
-    out = registry.helm("pull", f"oci://{registry.host}/charts/kubiya-runner", "--version", "1.0.0",
+    out = registry.helm("pull", f"oci://{registry.host}/charts/kubiya-runner", "--version", CHART_VERSION,
                         "--destination", str(tmp_path), check=False)
     assert out.returncode != 0 and "x509" in out.stderr
 
@@ -89,7 +89,7 @@ def test_provenance_from_another_key_is_refused(registry, pushed, tmp_path):
     other = Registry(tmp_path / "other", registry.port)
     subprocess.run([str(HERE / "signing-key.sh")], env=dict(other.env, KUBIYA_SIGNING_NAME="someone else"),
                    check=True, capture_output=True)
-    out = registry.pull("kubiya-runner", "1.0.0", tmp_path, keyring=other.pubring, check=False)
+    out = registry.pull("kubiya-runner", CHART_VERSION, tmp_path, keyring=other.pubring, check=False)
     assert out.returncode != 0 and "openpgp" in out.stderr
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from registry.chartregistry import SIGNING_NAME, Registry
-from testlib import REPO, base_env
+from testlib import CHART_VERSION, REPO, base_env
 
 pytestmark = [pytest.mark.slow]
 
@@ -108,7 +108,7 @@ def test_release_refuses_a_chart_version_already_in_the_registry(clone, registry
     registry.push(registry.package(clone / "charts" / "kubiya-runner", tmp_path))
     out = make(clone, "release", f"VERSION={galaxy_version(clone)}", env=release_env(registry))
     assert out.returncode != 0
-    assert f"chart kubiya-runner 1.0.0 exists in oci://{registry.host}/charts already" in out.stderr
+    assert f"chart kubiya-runner {CHART_VERSION} exists in oci://{registry.host}/charts already" in out.stderr
 
 
 def test_release_refuses_a_push_without_a_signing_key(clone, registry):
@@ -121,8 +121,8 @@ def test_release_refuses_a_push_without_a_signing_key(clone, registry):
 def test_full_release_into_dist_and_the_registry(clone, registry, tmp_path):
     # what the release pull request does: the chart CHANGELOG names the version being released
     changelog = clone / "charts" / "kubiya-runner" / "CHANGELOG.md"
-    changelog.write_text(changelog.read_text().replace("## Unreleased", "## 1.0.0", 1))
-    git(clone, "commit", "-qam", "release 1.0.0 of the chart")
+    changelog.write_text(changelog.read_text().replace("## Unreleased", f"## {CHART_VERSION}", 1))
+    git(clone, "commit", "-qam", f"release {CHART_VERSION} of the chart", "--allow-empty")
     version = galaxy_version(clone)
     start = time.monotonic()
     # galaxy-importer's 180 s limit for ansible-lint is hit on the loaded shared test machine;
@@ -134,14 +134,14 @@ def test_full_release_into_dist_and_the_registry(clone, registry, tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
     dist = clone / "dist"
     for name in (f"kubiya-runners-{version}.tar.gz", "images.json", "images.txt", f"CHANGELOG-{version}.md",
-                 "SHA256SUMS", "galaxy-importer.log", "ee-context/Containerfile", "release/kubiya-runner-1.0.0.tgz",
-                 "release/kubiya-runner-1.0.0.tgz.prov"):
+                 "SHA256SUMS", "galaxy-importer.log", "ee-context/Containerfile", f"release/kubiya-runner-{CHART_VERSION}.tgz",
+                 f"release/kubiya-runner-{CHART_VERSION}.tgz.prov"):
         assert (dist / name).is_file(), name
     assert "Importer processing completed successfully" in (dist / "galaxy-importer.log").read_text()
     assert json.loads((dist / "images.json").read_text())["images"]
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=dist, capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
-    pulled = registry.pull("kubiya-runner", "1.0.0", tmp_path)
+    pulled = registry.pull("kubiya-runner", CHART_VERSION, tmp_path)
     assert "Chart Hash Verified" in pulled.stdout + pulled.stderr
     assert git(clone, "status", "--porcelain") == ""          # the release left the tree clean
     again = make(clone, "release", f"VERSION={version}", env=release_env(registry))

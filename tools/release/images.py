@@ -118,8 +118,12 @@ def collect(chart: Path, sets: list[str]) -> dict:
     prometheus-agent collector, ...) -- independent of the keys that switch them on."""
     rendered = images_of(render(chart, [], sets))
     keys: dict[str, set[str]] = {}
-    for values in sorted([chart / "values.yaml", *(chart / "charts").glob("*/values.yaml")]):
-        prefix = "" if values.parent == chart else values.parent.name + "."
+    files = [("", chart / "values.yaml")]
+    for dep in yaml.safe_load((chart / "Chart.yaml").read_text()).get("dependencies") or []:
+        repo = str(dep.get("repository") or "")   # file:// dependencies: charts/<name>, by alias
+        if repo.startswith("file://") and (chart / repo[len("file://"):] / "values.yaml").is_file():
+            files.append((str(dep.get("alias") or dep["name"]) + ".", chart / repo[len("file://"):] / "values.yaml"))
+    for prefix, values in files:
         for path, ref in image_blocks(yaml.safe_load(values.read_text()) or {}):
             keys.setdefault(ref, set()).add(prefix + path)
     images = []

@@ -2,12 +2,13 @@
 # make release VERSION=x.y.z -- everything a release publishes, into dist/, from a clean tree.
 #
 # Refuses (before building anything): a dirty work tree; a VERSION that is not semver or not
-# galaxy.yml's version; a git tag v<VERSION> that exists; a chart version that already exists
-# in the registry (RELEASE_REGISTRY); changelog fragments that do not lint.
+# galaxy.yml's version; a git tag v<VERSION> that exists; an umbrella chart version that
+# already exists in the registry (RELEASE_REGISTRY); changelog fragments that do not lint.
 # Then: collection tarball (make build), galaxy-importer on it, CHANGELOG preview, the
 # execution-environment build context (ansible-builder create), the image list (make images),
-# the chart packaged with provenance (helm package --sign) and, with RELEASE_REGISTRY,
-# pushed there (helm push), and dist/SHA256SUMS.
+# every chart under charts/ packaged with provenance (helm package --sign) and, with
+# RELEASE_REGISTRY, pushed there (helm push; a component/library version already there is
+# kept), and dist/SHA256SUMS.
 #
 # Environment:
 #   RELEASE_REGISTRY      host[:port]/project of the OCI chart registry (empty: package only)
@@ -89,16 +90,26 @@ ansible-builder create -f execution-environment.yml -c "$dist/ee-context" --outp
 step "image list"
 make --no-print-directory images DIST="$dist" >/dev/null
 
-step "chart package"
+step "chart packages"
 mkdir -p "$dist/release"
 sign=()
 [[ -n ${RELEASE_SIGN_KEY:-} ]] && sign=(--sign --key "$RELEASE_SIGN_KEY" --keyring "${RELEASE_SIGN_KEYRING:?RELEASE_SIGN_KEYRING}")
-helm package "$tmp/$chart" --destination "$dist/release" "${sign[@]}" >/dev/null
+tools/chart-deps.sh "$tmp/charts"
+# every chart is an artifact of its own, in dependency order (library, components, umbrella);
+# a component or library version already in the registry is left as it is (ct lint's
+# version-bump check makes a changed chart carry a new version); the umbrella was checked above
+for c in kubiya-common agent-manager tool-manager kubiya-operator kubiya-runner; do
+  helm package "$tmp/charts/$c" --destination "$dist/release" "${sign[@]}" >/dev/null
+  v=$(sed -n 's/^version: *//p' "$tmp/charts/$c/Chart.yaml")
+  [[ -n ${RELEASE_REGISTRY:-} ]] || continue
+  if [[ $c != "$chart_name" ]] && helm show chart "oci://$RELEASE_REGISTRY/$c" --version "$v" "${ca_args[@]}" >/dev/null 2>&1; then
+    log "chart $c $v is in oci://$RELEASE_REGISTRY already: not pushed again"
+    continue
+  fi
+  step "chart push $c $v"
+  helm push "$dist/release/$c-$v.tgz" "oci://$RELEASE_REGISTRY" "${ca_args[@]}" 2>&1 | sed 's/^/[release]   /' >&2
+done
 archive=$dist/release/$chart_name-$chart_version.tgz
-if [[ -n ${RELEASE_REGISTRY:-} ]]; then
-  step "chart push"
-  helm push "$archive" "oci://$RELEASE_REGISTRY" "${ca_args[@]}" 2>&1 | sed 's/^/[release]   /' >&2
-fi
 (cd "$dist" && sha256sum "kubiya-runners-$version.tar.gz" images.json images.txt "CHANGELOG-$version.md" \
   release/* >SHA256SUMS)
 log "done in $((SECONDS - started)) s: $tarball, $archive${RELEASE_REGISTRY:+ (pushed to oci://$RELEASE_REGISTRY)}, $dist/ee-context, $dist/images.json"

@@ -200,7 +200,7 @@ def test_install_upgrade_rollback_uninstall_reinstall(cluster, namespace, tmp_pa
 
     # upgrade with changed values
     helm(cluster, "upgrade", "rel", chart, "-n", namespace, "-f", str(values), "--wait", "--timeout", "5m",
-         "--set", "agent-manager.replicaCount=3", "--set", "telemetry.scrapeInterval=30s",
+         "--set", "agentManager.replicaCount=3", "--set", "telemetry.scrapeInterval=30s",
          "--set", "workflowEngine.enabled=true")
 
     def three_agent_managers_ready():

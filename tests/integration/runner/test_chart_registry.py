@@ -17,7 +17,7 @@ import time
 import pytest
 
 from registry.chartregistry import Registry, free_port
-from testlib import REPO, deploy_example as deploy, recap_changed as changed
+from testlib import CHART_VERSION, REPO, deploy_example as deploy, recap_changed as changed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def registry(tmp_path_factory):
 def oci_vars(reg: Registry, namespace: str, **over) -> dict:
     creds = reg.credentials
     return {"runner_namespace": namespace, "runner_chart_ref": f"oci://{reg.host}/{REF}",
-            "runner_chart_version": "1.0.0", "runner_chart_verify": True, "runner_chart_keyring": reg.pubring,
+            "runner_chart_version": CHART_VERSION, "runner_chart_verify": True, "runner_chart_keyring": reg.pubring,
             "runner_chart_ca_file": reg.ca_file, "runner_chart_registry_username": creds["username"],
             "runner_chart_registry_password": creds["password"], "runner_health_window": 2, **over}
 
@@ -57,7 +57,7 @@ def test_deploy_from_oci_registry_by_version_with_provenance(cluster, namespace,
     assert "Fetch chart oci://" in first.stdout
     release = json.loads(subprocess.run(["helm", "list", "-n", namespace, "-o", "json"], env=cluster.env,
                                         capture_output=True, text=True, check=True).stdout)
-    assert [(r["name"], r["chart"], r["status"]) for r in release] == [("kubiya-runner", "kubiya-runner-1.0.0",
+    assert [(r["name"], r["chart"], r["status"]) for r in release] == [("kubiya-runner", f"kubiya-runner-{CHART_VERSION}",
                                                                         "deployed")]
     # the password never reaches the log, and no login is left behind on the controller
     assert extra["runner_chart_registry_password"] not in first.stdout + first.stderr
@@ -73,8 +73,8 @@ def test_deploy_from_oci_registry_by_version_with_provenance(cluster, namespace,
     ("wrong_password", "runner_chart_registry_username/runner_chart_registry_password: the chart registry of "
                        "'oci://{host}/charts/kubiya-runner' refused the credentials"),
     ("registry_down", "runner_chart_ref: the chart registry of 'oci://{host}/charts/kubiya-runner' cannot be reached"),
-    ("other_keyring", "runner_chart_verify: the provenance of oci://{host}/charts/kubiya-runner version 1.0.0 does "
-                      "not verify against runner_chart_keyring"),
+    ("other_keyring", "runner_chart_verify: the provenance of oci://{host}/charts/kubiya-runner version "
+                      f"{CHART_VERSION} does not verify against runner_chart_keyring"),
 ])
 def test_registry_failure_stops_before_the_cluster_changes(cluster, namespace, registry, tmp_path, case, expected):
     extra = oci_vars(registry, namespace)

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 INVENTORY = REPO / "inventories" / "example"
 UNSCHEDULABLE = {"imageUpdater": {"enabled": False},
-                 "agent-manager": {"nodeSelector": {"kubiya.test/unschedulable": "true"}}}
+                 "agentManager": {"nodeSelector": {"kubiya.test/unschedulable": "true"}}}
 
 
 def deploy(cluster, namespace: str) -> subprocess.CompletedProcess:

@@ -66,8 +66,9 @@ def test_every_mistake_of_a_customer_is_named_at_once_and_nothing_is_written(inv
     data["runner_state"] = "absent"  # the deploy playbook's runner_state: present wins
     data["runner_remote_write_url"] = "http://metrics.example.com/api/v1/write"
     data["runner_values"] = {
-        "agentManager": {"replicaCount": 3},
-        "agent-manager": {"extraEnv": [{"name": "GITHUB_TOKEN", "value": "ghp_literal_token_value"}]},
+        "agentManger": {"replicaCount": 3},
+        "agentManager": {"extraEnv": [{"name": "GITHUB_TOKEN", "value": "ghp_literal_token_value"}]},
+        "tool-manager": {"replicaCount": 2},
         "global": {"nodeSelector": {"pool": "p" * 100}},
         "alloy": {"podAnnotations": {"example.com/blob": "x" * (300 * 1024)}},
     }
@@ -89,12 +90,13 @@ def test_every_mistake_of_a_customer_is_named_at_once_and_nothing_is_written(inv
         "runner_remote_write_client_secret: is an integer, not a string (value not shown)",
         "runner_remote_write_url: 'http://metrics.example.com/api/v1/write' is plain http",
         "runner_metrics_delivery.url: 'file:///etc/passwd' has the scheme 'file:', which is never accepted",
-        "runner_values.agent-manager.extraEnv[0] (GITHUB_TOKEN):",
+        "runner_values.agentManager.extraEnv[0] (GITHUB_TOKEN):",
         "valueFrom.secretKeyRef",
         "runner_values.global.nodeSelector.pool: label value 'pppp",
         "(100 characters, shown truncated)",
         "runner_values.alloy.podAnnotations: the annotations add up to",
-        "runner_values.agentManager: the chart has no value 'agentManager'; did you mean 'agent-manager'?",
+        "runner_values.agentManger: the chart has no value 'agentManger'; did you mean 'agentManager'?",
+        "runner_values.tool-manager: renamed to 'toolManager' in chart 2.0.0",
     ]
     missing = [m for m in expected if m not in text]
     assert not missing, f"not reported: {missing}\n{text[-4000:]}"
@@ -132,13 +134,13 @@ def test_an_unparsable_hosts_file_is_not_a_silent_success(inv: Path):
 def test_group_values_are_kept_when_a_customer_sets_runner_values(inv: Path, tmp_path: Path):
     data = host_vars(inv)
     assert isinstance(data["runner_values"], dict), "the example sets plain runner_values"
-    data["runner_values"] = {"agent-manager": {"replicaCount": 4}}
+    data["runner_values"] = {"agentManager": {"replicaCount": 4}}
     write_host_vars(inv, data)
     out = validate(inv, "-e", f"runner_values_dir={tmp_path / 'out'}")
     assert out.returncode == 0, out.stdout[-3000:]
     override = yaml.safe_load((tmp_path / "out" / "override_acme.yaml").read_text())
     assert override["imageUpdater"] == {"enabled": False}, "runner_values_common of group_vars was dropped"
-    assert override["agent-manager"] == {"replicaCount": 4}
+    assert override["agentManager"] == {"replicaCount": 4}
 
 
 def test_relative_values_dir_lands_where_the_command_was_run(inv: Path, tmp_path: Path):
@@ -171,8 +173,8 @@ def test_helm_that_is_not_executable_is_reported_as_such(inv: Path, tmp_path: Pa
 def test_helm_warnings_do_not_bury_the_schema_error(inv: Path):
     # a table overwritten with a number makes helm print a coalesce warning per key before its error
     data = host_vars(inv)
-    data["runner_values"]["agent-manager"] = {"replicaCount": "two", "service": 5}
-    data["runner_values"]["tool-manager"] = {"service": 6}
+    data["runner_values"]["agentManager"] = {"replicaCount": "two", "service": 5}
+    data["runner_values"]["toolManager"] = {"service": 6}
     write_host_vars(inv, data)
     text = failure(validate(inv))
     message = text[text.index("the chart rejected the values:"):]

@@ -29,7 +29,7 @@ CHART = REPO / "charts" / "kubiya-runner"
 RELEASE = "kubiya-runner"
 ROLE_SECRETS = {"kubiya-runner-nats-credentials", "kubiya-runner-remote-write-oauth2"}
 UNSCHEDULABLE = {"imageUpdater": {"enabled": False},
-                 "agent-manager": {"nodeSelector": {"kubiya.test/unschedulable": "true"}}}
+                 "agentManager": {"nodeSelector": {"kubiya.test/unschedulable": "true"}}}
 
 
 def play_env(cluster) -> dict:
@@ -100,7 +100,7 @@ def test_an_interrupted_upgrade_is_never_uninstalled(cluster, namespace):
     # A real helm upgrade that waits for a pod that can never be scheduled; killed mid-flight.
     upgrade = subprocess.Popen(
         ["helm", "upgrade", RELEASE, str(CHART), "-n", namespace, "--reuse-values", "--wait", "--timeout", "5m",
-         "--set-string", "agent-manager.nodeSelector.kubiya\\.test/unschedulable=true"],
+         "--set-string", "agentManager.nodeSelector.kubiya\\.test/unschedulable=true"],
         env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         revisions = wait_for_status(cluster, namespace, "pending-upgrade")

@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from testlib import REPO, deploy_example as deploy, recap_changed as changed
+from testlib import CHART_VERSION, REPO, deploy_example as deploy, recap_changed as changed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -36,13 +36,13 @@ def chart_repo(tmp_path, cluster):
 
 def test_deploy_from_a_chart_repository_by_version(cluster, namespace, chart_repo):
     extra = {"runner_namespace": namespace, "runner_chart_ref": "kubiya-runner", "runner_chart_repo_url": chart_repo,
-             "runner_chart_version": "1.0.0", "runner_health_window": 2}
+             "runner_chart_version": CHART_VERSION, "runner_health_window": 2}
     first = deploy(cluster, extra)
     assert first.returncode == 0, first.stdout[-5000:]
     assert changed(first.stdout) > 0
     release = json.loads(subprocess.run(["helm", "list", "-n", namespace, "-o", "json"], env=cluster.env,
                                         capture_output=True, text=True, check=True).stdout)
-    assert [(r["name"], r["chart"], r["status"]) for r in release] == [("kubiya-runner", "kubiya-runner-1.0.0",
+    assert [(r["name"], r["chart"], r["status"]) for r in release] == [("kubiya-runner", f"kubiya-runner-{CHART_VERSION}",
                                                                         "deployed")]
     second = deploy(cluster, extra)
     assert second.returncode == 0, second.stdout[-5000:]

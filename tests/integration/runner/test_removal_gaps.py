@@ -31,7 +31,7 @@ LOCK = f"{RELEASE}-deploy-lock"
 VAULT = {"KUBIYA_VAULT_PASSWORD": "kubiya-example-vault",
          "ANSIBLE_VAULT_PASSWORD_FILE": str(INVENTORY / "vault-pass-client.sh"), "ANSIBLE_FORCE_COLOR": "0"}
 UNSCHEDULABLE = {"imageUpdater": {"enabled": False},
-                 "agent-manager": {"nodeSelector": {"kubiya.test/unschedulable": "true"}}}
+                 "agentManager": {"nodeSelector": {"kubiya.test/unschedulable": "true"}}}
 ROLE_LABELS = {"app.kubernetes.io/managed-by": "kubiya.runners", "kubiya.runners/customer": "acme"}
 
 

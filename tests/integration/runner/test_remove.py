@@ -214,7 +214,7 @@ def test_removal_stops_on_a_pending_release_and_changes_nothing(cluster, namespa
     # a real helm upgrade waiting for a pod that can never be scheduled, SIGKILLed mid-flight
     upgrade = subprocess.Popen(
         ["helm", "upgrade", RELEASE, str(CHART), "-n", namespace, "--reuse-values", "--wait", "--timeout", "5m",
-         "--set-string", "agent-manager.nodeSelector.kubiya\\.test/unschedulable=true"],
+         "--set-string", "agentManager.nodeSelector.kubiya\\.test/unschedulable=true"],
         env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

@@ -19,8 +19,11 @@ import yaml
 
 from testlib import REPO
 
-CHART = REPO / "charts" / "kubiya-runner"
+CHARTS = REPO / "charts"
+CHART = CHARTS / "kubiya-runner"
 SUBCHARTS = ("agent-manager", "tool-manager", "kubiya-operator")
+# the key each subchart's values take in the umbrella (Chart.yaml `alias`, since chart 2.0.0)
+ALIASES = {"agent-manager": "agentManager", "tool-manager": "toolManager", "kubiya-operator": "kubiyaOperator"}
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 PERMISSIONS = yaml.safe_load((CHART / "permissions.yaml").read_text())
 # The hardened profile's values (ci/hardened-values.yaml has the same two keys).

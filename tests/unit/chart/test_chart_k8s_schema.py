@@ -42,5 +42,5 @@ def test_ci_values_render_valid_manifests(values_file):
 
 def test_full_render_valid_manifests(full_docs, values):
     _validate_all(full_docs)
-    _validate_all(chartlib.render(values, sets=["tool-manager.rbac.clusterPersistentVolumes.enabled=true",
+    _validate_all(chartlib.render(values, sets=["toolManager.rbac.clusterPersistentVolumes.enabled=true",
                                                 "dagger.persistence.enabled=false"]))

@@ -19,7 +19,7 @@ def test_values_tables_are_current():
 
 
 @pytest.mark.parametrize("values_file", [chartlib.CHART / "values.yaml"] +
-                         [chartlib.CHART / "charts" / s / "values.yaml" for s in chartlib.SUBCHARTS],
+                         [chartlib.CHARTS / s / "values.yaml" for s in chartlib.SUBCHARTS],
                          ids=lambda p: p.parent.name)
 def test_every_value_has_a_param_comment(values_file):
     """Each leaf key of values.yaml is documented with `## @param` (or skipped on purpose)."""
@@ -58,7 +58,7 @@ def test_compatibility_table_matches_the_default_images():
     row = next(line for line in readme.splitlines()
                if line.startswith(f"| {yaml.safe_load((chartlib.CHART / 'Chart.yaml').read_text())['version']} |"))
     values = yaml.safe_load((chartlib.CHART / "values.yaml").read_text())
-    sub = {s: yaml.safe_load((chartlib.CHART / "charts" / s / "values.yaml").read_text()) for s in chartlib.SUBCHARTS}
+    sub = {s: yaml.safe_load((chartlib.CHARTS / s / "values.yaml").read_text()) for s in chartlib.SUBCHARTS}
     tags = [sub["agent-manager"]["image"]["tag"], sub["tool-manager"]["image"]["tag"],
             sub["tool-manager"]["sdkServer"]["image"]["tag"], sub["kubiya-operator"]["image"]["tag"],
             values["workflowEngine"]["image"]["tag"], values["dagger"]["image"]["tag"],

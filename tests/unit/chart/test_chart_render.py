@@ -118,7 +118,7 @@ def test_runner_identity_is_required(values, missing):
 def test_required_in_templates_too(values, missing, tmp_path):
     """The templates refuse a missing identity even without the schema (subchart rendered alone)."""
     sets = [f"global.runner.{k}=x" for k in ("name", "organization", "uuid") if k != missing]
-    proc = chartlib.helm("template", "r", str(chartlib.CHART / "charts" / "tool-manager"),
+    proc = chartlib.helm("template", "r", str(chartlib.CHARTS / "tool-manager"),
                          "--kube-version", chartlib.KUBE_VERSION, *sum((["--set", s] for s in sets), []),
                          check=False)
     assert proc.returncode != 0
@@ -217,7 +217,7 @@ def test_telemetry_off_removes_alloy_and_kube_state_metrics(values):
 
 def test_image_digest_is_appended(values):
     digest = "sha256:" + "ab" * 32
-    docs = chartlib.render(values, sets=[f"agent-manager.image.digest={digest}", "global.imageRegistry=mirror.local:5000"])
+    docs = chartlib.render(values, sets=[f"agentManager.image.digest={digest}", "global.imageRegistry=mirror.local:5000"])
     am = next(d for d in by_kind(docs, "Deployment") if component(d) == "agent-manager")
     assert am["spec"]["template"]["spec"]["containers"][0]["image"] == \
         f"mirror.local:5000/kubiyabot/agent-manager:v0.4.3@{digest}"

@@ -10,13 +10,13 @@ import chartlib
 
 # (case id, values overriding the valid base values, the key path the error must name)
 INVALID = [
-    ("unknown-top-level-key", {"agentManager": {"replicas": 2}}, "'agentManager'"),
+    ("unknown-top-level-key", {"agentManger": {"replicas": 2}}, "'agentManger'"),
     ("unknown-global-key", {"global": {"namespace": "x"}}, "'namespace'"),
     ("unknown-runner-key", {"global": {"runner": {"id": "x"}}}, "'id'"),
     ("unknown-telemetry-key", {"telemetry": {"scrapeIntervals": {"default": "60s"}}}, "'scrapeIntervals'"),
     ("unknown-nested-dagger-key", {"dagger": {"persistence": {"sizeGi": 5}}}, "'sizeGi'"),
-    ("unknown-subchart-key", {"tool-manager": {"adminClusterRole": {"create": True}}}, "'adminClusterRole'"),
-    ("unknown-subchart-nested-key", {"agent-manager": {"livenessProbe": {"port": 1}}}, "'port'"),
+    ("unknown-subchart-key", {"toolManager": {"adminClusterRole": {"create": True}}}, "'adminClusterRole'"),
+    ("unknown-subchart-nested-key", {"agentManager": {"livenessProbe": {"port": 1}}}, "'port'"),
     ("runner-name-with-dot", {"global": {"runner": {"name": "a.b"}}}, "/global/runner/name"),
     ("organization-with-wildcard", {"global": {"runner": {"organization": "org>"}}}, "/global/runner/organization"),
     ("uuid-not-a-uuid", {"global": {"runner": {"uuid": "1234"}}}, "/global/runner/uuid"),
@@ -32,17 +32,17 @@ INVALID = [
     ("scrape-timeout-not-duration", {"telemetry": {"scrapeTimeout": "ten"}}, "/telemetry/scrapeTimeout"),
     ("scrape-timeout-over-15s", {"telemetry": {"scrapeTimeout": "30s"}}, "/telemetry/scrapeTimeout"),
     ("probe-timeout-over-10s", {"telemetry": {"probeTimeout": "30s"}}, "/telemetry/probeTimeout"),
-    ("tool-timeout-not-duration", {"tool-manager": {"toolTimeout": "5 minutes"}}, "/toolTimeout"),
+    ("tool-timeout-not-duration", {"toolManager": {"toolTimeout": "5 minutes"}}, "/toolTimeout"),
     ("image-tag-latest", {"dagger": {"image": {"tag": "latest"}}}, "/dagger/image/tag"),
     ("image-tag-empty", {"alloy": {"image": {"tag": ""}}}, "/alloy/image/tag"),
-    ("subchart-image-tag-latest", {"agent-manager": {"image": {"tag": "latest"}}}, "/image/tag"),
+    ("subchart-image-tag-latest", {"agentManager": {"image": {"tag": "latest"}}}, "/image/tag"),
     ("image-digest-malformed", {"kubeStateMetrics": {"image": {"digest": "sha256:abc"}}},
      "/kubeStateMetrics/image/digest"),
     ("memory-quantity", {"alloy": {"resources": {"limits": {"memory": "1 GB"}}}}, "/alloy/resources/limits/memory"),
     ("cpu-quantity", {"dagger": {"resources": {"requests": {"cpu": "fast"}}}}, "/dagger/resources/requests/cpu"),
-    ("subchart-cpu-quantity", {"tool-manager": {"resources": {"limits": {"cpu": "2 cores"}}}}, "/resources/limits/cpu"),
+    ("subchart-cpu-quantity", {"toolManager": {"resources": {"limits": {"cpu": "2 cores"}}}}, "/resources/limits/cpu"),
     ("pvc-size-quantity", {"dagger": {"persistence": {"size": "ten gigs"}}}, "/dagger/persistence/size"),
-    ("replicas-type", {"agent-manager": {"replicaCount": "two"}}, "/replicaCount"),
+    ("replicas-type", {"agentManager": {"replicaCount": "two"}}, "/replicaCount"),
     ("run-as-root", {"imageUpdater": {"podSecurityContext": {"runAsUser": 0}}},
      "/imageUpdater/podSecurityContext/runAsUser"),
     ("boolean-as-string", {"workflowEngine": {"enabled": "yes"}}, "/workflowEngine/enabled"),
@@ -52,7 +52,7 @@ INVALID = [
     ("cron-schedule", {"imageUpdater": {"schedule": "hourly"}}, "/imageUpdater/schedule"),
     ("uid-below-10000", {"alloy": {"podSecurityContext": {"runAsUser": 473}}}, "/alloy/podSecurityContext/runAsUser"),
     ("moving-tag-without-digest", {"dagger": {"image": {"tag": "main"}}}, "/dagger/image/tag"),
-    ("subchart-moving-tag-without-digest", {"kubiya-operator": {"image": {"tag": "runner_v2"}}}, "/image/tag"),
+    ("subchart-moving-tag-without-digest", {"kubiyaOperator": {"image": {"tag": "runner_v2"}}}, "/image/tag"),
     ("extra-env-secret-key-ref", {"workflowEngine": {"extraEnv": [
         {"name": "X", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}}, "/workflowEngine/extraEnv/0/valueFrom"),
     ("dagger-namespace-invalid", {"global": {"daggerNamespace": "Dagger_NS"}}, "/global/daggerNamespace"),
@@ -62,18 +62,18 @@ INVALID = [
      "/global/networkPolicy/egress/blockedCidrs/0"),
     ("blocked-everything", {"global": {"networkPolicy": {"egress": {"blockedCidrs": ["0.0.0.0/0"]}}}},
      "/global/networkPolicy/egress/blockedCidrs/0"),
-    ("writable-path-root", {"tool-manager": {"writablePaths": ["/"]}}, "/writablePaths/0"),
+    ("writable-path-root", {"toolManager": {"writablePaths": ["/"]}}, "/writablePaths/0"),
     ("ksm-unknown-collector", {"kubeStateMetrics": {"collectors": ["nodes"]}}, "/kubeStateMetrics/collectors/0"),
     ("secret-name-invalid", {"global": {"nats": {"existingSecret": "My_Secret"}}}, "/global/nats/existingSecret"),
     ("log-level-enum", {"alloy": {"logLevel": "verbose"}}, "/alloy/logLevel"),
-    ("probe-path-relative", {"agent-manager": {"livenessProbe": {"path": "healthz"}}}, "/livenessProbe/path"),
+    ("probe-path-relative", {"agentManager": {"livenessProbe": {"path": "healthz"}}}, "/livenessProbe/path"),
     ("scopes-empty", {"telemetry": {"remoteWrite": {"oauth2": {"scopes": []}}}},
      "/telemetry/remoteWrite/oauth2/scopes"),
     ("remote-write-url-required-when-enabled", {"telemetry": {"remoteWrite": {"url": ""}}},
      "/telemetry/remoteWrite/url"),
     ("client-id-required-when-oauth2", {"telemetry": {"remoteWrite": {"oauth2": {"clientId": ""}}}},
      "/telemetry/remoteWrite/oauth2/clientId"),
-    ("extra-env-unknown-field", {"agent-manager": {"extraEnv": [{"name": "A", "val": "b"}]}}, "'val'"),
+    ("extra-env-unknown-field", {"agentManager": {"extraEnv": [{"name": "A", "val": "b"}]}}, "'val'"),
     # the role's stricter forms, now the chart's (one rule for both: values.schema.json)
     ("remote-write-url-with-password", {"telemetry": {"remoteWrite": {"url": "https://u:pw@prometheus.example/w"}}},
      "/telemetry/remoteWrite/url"),
@@ -128,7 +128,7 @@ def test_every_owned_object_rejects_unknown_keys():
             for i, v in enumerate(node):
                 walk(v, f"{path}/{i}")
 
-    for f in [chartlib.CHART / "values.schema.json"] + [chartlib.CHART / "charts" / s / "values.schema.json"
+    for f in [chartlib.CHART / "values.schema.json"] + [chartlib.CHARTS / s / "values.schema.json"
                                                         for s in chartlib.SUBCHARTS]:
         walk(json.loads(f.read_text()), f.name)
 

@@ -57,7 +57,7 @@ def _image_keys(values: dict, prefix=()):
 
 
 def test_default_values_pin_every_image_by_tag():
-    files = [chartlib.CHART / "values.yaml"] + [chartlib.CHART / "charts" / s / "values.yaml" for s in chartlib.SUBCHARTS]
+    files = [chartlib.CHART / "values.yaml"] + [chartlib.CHARTS / s / "values.yaml" for s in chartlib.SUBCHARTS]
     seen = 0
     for f in files:
         values = yaml.safe_load(f.read_text())
@@ -83,8 +83,8 @@ def test_digest_pins_every_image(full_values):
             node = node.setdefault(k, {})
         node["digest"] = digest
     for sub in chartlib.SUBCHARTS:
-        for path in _image_keys(yaml.safe_load((chartlib.CHART / "charts" / sub / "values.yaml").read_text())):
-            node = over.setdefault(sub, {})
+        for path in _image_keys(yaml.safe_load((chartlib.CHARTS / sub / "values.yaml").read_text())):
+            node = over.setdefault(chartlib.ALIASES[sub], {})
             for k in path:
                 node = node.setdefault(k, {})
             node["digest"] = digest
@@ -97,12 +97,12 @@ def test_digest_pins_every_image(full_values):
 
 @pytest.mark.parametrize("tag", chartlib.MOVING_TAGS)
 def test_moving_tag_refused_without_digest_accepted_with_it(values, tag):
-    err = chartlib.render_fails(values, sets=[f"kubiya-operator.image.tag={tag}"])
+    err = chartlib.render_fails(values, sets=[f"kubiyaOperator.image.tag={tag}"])
     assert "/image/tag" in err or "moves" in err or "latest" in err, err
     if tag == "latest":
         return  # never, not even with a digest
     digest = "sha256:" + "ef" * 32
-    docs = chartlib.render(values, sets=[f"kubiya-operator.image.tag={tag}", f"kubiya-operator.image.digest={digest}"])
+    docs = chartlib.render(values, sets=[f"kubiyaOperator.image.tag={tag}", f"kubiyaOperator.image.digest={digest}"])
     op = next(d for d in docs if d["kind"] == "Deployment" and component(d) == "kubiya-operator")
     assert op["spec"]["template"]["spec"]["containers"][0]["image"] == \
         f"ghcr.io/kubiyabot/kubiya-operator:{tag}@{digest}"
@@ -110,7 +110,7 @@ def test_moving_tag_refused_without_digest_accepted_with_it(values, tag):
 
 def test_moving_tag_refused_by_the_templates_alone():
     """A subchart rendered without the umbrella schema still refuses a moving tag."""
-    proc = chartlib.helm("template", "r", str(chartlib.CHART / "charts" / "kubiya-operator"),
+    proc = chartlib.helm("template", "r", str(chartlib.CHARTS / "kubiya-operator"),
                          "--kube-version", chartlib.KUBE_VERSION, "--set", "global.runner.name=r",
                          "--set", "global.runner.organization=o",
                          "--set", "global.runner.uuid=00000000-0000-4000-8000-000000000000",
@@ -159,7 +159,7 @@ def test_uids_are_at_least_10000(request):
 
 
 def test_low_uid_refused_by_the_schema(values):
-    err = chartlib.render_fails(values, sets=["agent-manager.podSecurityContext.runAsUser=1000"])
+    err = chartlib.render_fails(values, sets=["agentManager.podSecurityContext.runAsUser=1000"])
     assert "/podSecurityContext/runAsUser" in err
 
 
@@ -179,7 +179,7 @@ def test_every_container_has_a_read_only_root(request):
 
 
 def test_tool_manager_writable_paths_get_an_emptydir(values):
-    docs = chartlib.render(values, sets=["tool-manager.writablePaths={/var/cache/kubiya,/home/app}"])
+    docs = chartlib.render(values, sets=["toolManager.writablePaths={/var/cache/kubiya,/home/app}"])
     tm = next(d for d in docs if d["kind"] == "Deployment" and component(d) == "tool-manager")
     spec = tm["spec"]["template"]["spec"]
     c = spec["containers"][0]
@@ -262,7 +262,7 @@ def test_secrets_reach_containers_only_as_files(request):
 
 
 def test_extra_env_secret_key_ref_refused(values):
-    bad = chartlib.deep_merge(values, {"agent-manager": {"extraEnv": [
+    bad = chartlib.deep_merge(values, {"agentManager": {"extraEnv": [
         {"name": "API_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}})
     err = chartlib.render_fails(bad)
     assert "/extraEnv/0/valueFrom" in err

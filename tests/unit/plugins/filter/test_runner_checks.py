@@ -17,11 +17,11 @@ CHART = REPO / "charts" / "kubiya-runner"
 # --- secrets -----------------------------------------------------------------------------
 
 def test_secret_env_entry_with_literal_value_points_to_secret_key_ref():
-    values = {"agent-manager": {"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"},
+    values = {"agentManager": {"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"},
                                              {"name": "GITHUB_TOKEN", "value": "ghp_abc123"}]}}
     errors = rc.secret_literal_errors(values)
     assert len(errors) == 1
-    assert errors[0].startswith("runner_values.agent-manager.extraEnv[1] (GITHUB_TOKEN):")
+    assert errors[0].startswith("runner_values.agentManager.extraEnv[1] (GITHUB_TOKEN):")
     assert "valueFrom.secretKeyRef" in errors[0] and "ghp_abc123" not in errors[0]
 
 
@@ -38,7 +38,7 @@ def test_harmless_env_names_pass(name):
 
 
 def test_secret_env_entries_by_reference_pass():
-    values = {"agent-manager": {"extraEnv": [
+    values = {"agentManager": {"extraEnv": [
         {"name": "GITHUB_TOKEN", "valueFrom": {"secretKeyRef": {"name": "gh", "key": "token"}}},
         {"name": "DB_PASSWORD", "value": ""}]}}
     assert rc.secret_literal_errors(values) == []
@@ -50,7 +50,7 @@ def test_secret_material_anywhere_is_caught_and_never_shown():
     pem = "-----BEGIN %s-----\nMIIEabc\n-----END %s-----" % (label, label)
     jwt = ".".join(["eyJhbGciOiJIUzI1NiJ9", "eyJzdWIiOiIxMjM0NTY3ODkwIn0", "c2lnbmF0dXJl"])
     values = {"dagger": {"config": pem}, "alloy": {"podAnnotations": {"x/y": jwt}},
-              "tool-manager": {"password": "hunter2"},
+              "toolManager": {"password": "hunter2"},
               "imageUpdater": {"versionsUrl": "https://user:pa55@host/versions"}}
     errors = rc.secret_literal_errors(values)
     assert len(errors) == 4, errors
@@ -58,7 +58,7 @@ def test_secret_material_anywhere_is_caught_and_never_shown():
     for secret in ("MIIEabc", jwt, "hunter2", "pa55"):
         assert secret not in text
     assert "runner_values.dagger.config: holds a PEM private key" in text
-    assert "runner_values.tool-manager.password: looks like a secret" in text
+    assert "runner_values.toolManager.password: looks like a secret" in text
 
 
 def test_chart_reference_keys_are_not_secrets():
@@ -105,16 +105,24 @@ def test_valid_sizes_pass():
 # --- unknown keys --------------------------------------------------------------------------
 
 def test_typo_suggests_the_closest_key_of_the_chart_schema():
-    errors = rc.runner_values_errors({"agentManager": {"replicaCount": 2}}, str(CHART))
-    assert errors == ["runner_values.agentManager: the chart has no value 'agentManager'; did you mean "
-                      "'agent-manager'? (runner_values.agent-manager)"]
+    errors = rc.runner_values_errors({"agentManger": {"replicaCount": 2}}, str(CHART))
+    assert errors == ["runner_values.agentManger: the chart has no value 'agentManger'; did you mean "
+                      "'agentManager'? (runner_values.agentManager)"]
+
+
+def test_keys_renamed_by_chart_2_name_the_new_key():
+    """A pre-2.0.0 inventory (`agent-manager:`) stops in validation naming the camelCase key."""
+    errors = rc.runner_values_errors({"agent-manager": {"replicaCount": 2}, "tool-manager": {}}, str(CHART))
+    assert ("runner_values.agent-manager: renamed to 'agentManager' in chart 2.0.0 (move its settings under "
+            "runner_values.agentManager; charts/kubiya-runner/CHANGELOG.md, upgrade notes)") in errors
+    assert any(e.startswith("runner_values.tool-manager: renamed to 'toolManager'") for e in errors)
 
 
 def test_typos_in_nested_and_subchart_values_are_named():
-    values = {"agent-manager": {"replicaCont": 2}, "dagger": {"persistance": {"size": "1Gi"}},
+    values = {"agentManager": {"replicaCont": 2}, "dagger": {"persistance": {"size": "1Gi"}},
               "workflowEngine": {"extraEnv": [{"name": "A", "valuefrom": {}}]}}
     text = " | ".join(rc.runner_values_errors(values, str(CHART)))
-    assert "runner_values.agent-manager.replicaCont: the chart has no value 'replicaCont'; did you mean " \
+    assert "runner_values.agentManager.replicaCont: the chart has no value 'replicaCont'; did you mean " \
            "'replicaCount'?" in text
     assert "runner_values.dagger.persistance: the chart has no value 'persistance'; did you mean 'persistence'?" in text
     assert "runner_values.workflowEngine.extraEnv[0].valuefrom: the chart has no value 'valuefrom'; did you mean " \
@@ -122,7 +130,7 @@ def test_typos_in_nested_and_subchart_values_are_named():
 
 
 def test_example_values_have_no_unknown_key():
-    values = {"imageUpdater": {"enabled": False}, "agent-manager": {"replicaCount": 2},
+    values = {"imageUpdater": {"enabled": False}, "agentManager": {"replicaCount": 2},
               "global": {"nodeSelector": {"kubernetes.io/arch": "amd64"}},
               "workflowEngine": {"enabled": True}, "dagger": {"persistence": {"size": "20Gi"}}}
     assert rc.runner_values_errors(values, str(CHART)) == []

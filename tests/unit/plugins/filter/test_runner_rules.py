@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import jsonschema
 import pytest
@@ -171,6 +172,16 @@ def test_chart_reference_filter_asks_the_file_system(tmp_path):
     assert rc.runner_chart_ref_errors(str(tmp_path), "", "", URL) == []
     assert rc.runner_chart_ref_errors(str(tmp_path / "missing"), "", "", URL)
     assert rc.runner_chart_ref_errors(str(CHART), "", "", URL) == []
+
+
+def test_a_chart_directory_without_its_dependency_archives_is_refused_with_the_fix(tmp_path):
+    """A fresh checkout before make setup: the umbrella's archives are built, not committed."""
+    copy = tmp_path / "kubiya-runner"
+    shutil.copytree(CHART, copy, ignore=shutil.ignore_patterns("charts"))
+    (error,) = rc.runner_chart_ref_errors(str(copy), "", "", URL)
+    assert error.startswith("runner_chart_ref: the chart directory '%s' lacks the archives of its dependencies "
+                            "kubiya-common, agent-manager, tool-manager, kubiya-operator" % copy)
+    assert "make setup" in error
 
 
 # --- which components a release runs: permissions.yaml enabledBy -----------------------------
