@@ -62,8 +62,8 @@ def test_dependency_archives_are_built_in_dependency_order(tmp_path):
     assert built == sorted(f"{n}-1.0.0.tgz" for n in (LIBRARY, *chartlib.SUBCHARTS))
     with tarfile.open(charts / "kubiya-runner" / "charts" / "agent-manager-1.0.0.tgz") as tgz:
         assert "agent-manager/charts/kubiya-common/templates/_helpers.tpl" in tgz.getnames()
-    text = (charts / "agent-manager" / "Chart.yaml").read_text().replace("version: 1.0.0\n    repository",
-                                                                      "version: 1.0.1\n    repository")
+    text = (charts / "agent-manager" / "Chart.yaml").read_text()
+    text = text.replace("version: 1.0.0\n    repository", "version: 1.0.1\n    repository")
     (charts / "agent-manager" / "Chart.yaml").write_text(text)
     proc = subprocess.run(["bash", str(REPO / "tools" / "chart-deps.sh"), str(charts)], env=env,
                           capture_output=True, text=True, check=False)

@@ -18,7 +18,7 @@ CHART = REPO / "charts" / "kubiya-runner"
 
 def test_secret_env_entry_with_literal_value_points_to_secret_key_ref():
     values = {"agentManager": {"extraEnv": [{"name": "LOG_LEVEL", "value": "debug"},
-                                             {"name": "GITHUB_TOKEN", "value": "ghp_abc123"}]}}
+                                            {"name": "GITHUB_TOKEN", "value": "ghp_abc123"}]}}
     errors = rc.secret_literal_errors(values)
     assert len(errors) == 1
     assert errors[0].startswith("runner_values.agentManager.extraEnv[1] (GITHUB_TOKEN):")
