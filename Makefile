@@ -38,15 +38,10 @@ help: ## list the targets
 setup: venv tools chart-deps $(COLLECTION_LINK) ## install the pinned toolchain into the repo (idempotent)
 	@echo "setup complete: python tools in .venv/bin, helm/kubectl in .tools/bin"
 
-# The charts' dependency archives (charts/*/charts/*.tgz, git-ignored), rebuilt when any chart
-# file changes: `helm dependency build` in dependency order (tools/chart-deps.sh).
-CHART_SOURCES = $(filter-out charts/%/charts/%,$(shell find charts -type f -not -path 'charts/*/charts/*' 2>/dev/null))
+# The charts' dependency archives (charts/*/charts/*.tgz, git-ignored), rebuilt when a chart
+# file changed (tools/chart-deps.sh compares content hashes; a no-op otherwise).
 chart-deps: ## build the charts' dependency archives (after editing a subchart)
-	@[ -d charts/kubiya-runner/charts ] || rm -f .build/chart-deps.stamp
-	@$(MAKE) --no-print-directory .build/chart-deps.stamp
-.build/chart-deps.stamp: $(CHART_SOURCES) tools/chart-deps.sh
 	PATH=$(REPO)/.tools/bin:$$PATH tools/chart-deps.sh
-	@mkdir -p $(dir $@) && touch $@
 
 # The venv is rebuilt only when the pinned requirements change.
 venv: $(VENV)/.installed

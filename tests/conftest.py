@@ -139,6 +139,21 @@ def serial_group(item) -> str | None:
     return group or next((g for f, g in SERIAL_FIXTURES.items() if f in getattr(item, "fixturenames", ())), None)
 
 
+def pytest_sessionstart(session):
+    """The umbrella chart renders its components from built archives (git-ignored): when they
+    are missing or older than the chart directories (a pull, an edit of a component chart),
+    tools/chart-deps.sh rebuilds them before any test renders or installs the chart. It locks
+    and skips what is fresh, so xdist workers and the controller may all call it."""
+    from ansible_collections.kubiya.runners.plugins.filter import runner_checks  # pylint: disable=import-outside-toplevel
+    if not runner_checks.missing_dependency_errors(str(REPO / "charts" / "kubiya-runner")):
+        return
+    out = subprocess.run(["bash", str(REPO / "tools" / "chart-deps.sh")], env=base_env(), text=True,
+                         capture_output=True, check=False)
+    if out.returncode != 0:
+        raise pytest.UsageError("tools/chart-deps.sh failed: %s" % (out.stderr or out.stdout)[-2000:])
+    session.config.kubiya_chart_deps = out.stdout.strip()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
     for item in items:

@@ -723,8 +723,10 @@ def runner_values_errors(values, chart_dir=None, root="runner_values", namespace
                           if isinstance(namespace_labels, dict) else None)
     schema = _load_schema(os.path.join(chart_dir, "values.schema.json")) if chart_dir else None
     if schema:
-        errors += renamed_key_errors(values, root)
-        current = {k: v for k, v in values.items() if k not in RENAMED_KEYS}   # said once, above
+        current = values
+        if chart_major(chart_dir) >= 2:   # an older chart directory still takes the old keys
+            errors += renamed_key_errors(values, root)
+            current = {k: v for k, v in values.items() if k not in RENAMED_KEYS}   # said once, above
         errors += unknown_key_errors(current, schema, root, subchart_schemas(chart_dir))
     return errors
 
@@ -735,6 +737,16 @@ RENAMED_KEYS = {
     "tool-manager": ("toolManager", "2.0.0"),
     "kubiya-operator": ("kubiyaOperator", "2.0.0"),
 }
+
+
+def chart_major(chart_dir):
+    """The major version of a local chart directory (0 when it cannot be read)."""
+    try:
+        with open(os.path.join(chart_dir, "Chart.yaml"), encoding="utf-8") as handle:
+            version = str((yaml.safe_load(handle) or {}).get("version", ""))
+        return int(version.lstrip("v").split(".", 1)[0])
+    except (OSError, yaml.YAMLError, AttributeError, ValueError):
+        return 0
 
 
 def renamed_key_errors(values, root="runner_values"):
@@ -802,11 +814,48 @@ def missing_dependency_errors(chart_dir):
     present = os.listdir(sub) if os.path.isdir(sub) else []
     missing = [str(d.get("name")) for d in deps if isinstance(d, dict) and d.get("name")
                and "%s-%s.tgz" % (d["name"], d.get("version")) not in present and str(d["name"]) not in present]
-    if not missing:
+    if missing:
+        return ["runner_chart_ref: the chart directory '%s' lacks the archives of its dependencies %s: build them "
+                "with `helm dependency build` in dependency order (in this repository: make setup, or "
+                "tools/chart-deps.sh)" % (chart_dir, ", ".join(missing))]
+    stale = [str(d["name"]) for d in deps if isinstance(d, dict) and str(d.get("repository", "")).startswith("file://")
+             and archive_differs(os.path.join(sub, "%s-%s.tgz" % (d["name"], d.get("version"))),
+                                 os.path.join(chart_dir, str(d["repository"])[len("file://"):]))]
+    if not stale:
         return []
-    return ["runner_chart_ref: the chart directory '%s' lacks the archives of its dependencies %s: build them "
-            "with `helm dependency build` in dependency order (in this repository: make setup, or tools/chart-deps.sh)"
-            % (shorten(chart_dir), ", ".join(missing))]
+    return ["runner_chart_ref: the chart directory '%s' would install outdated copies of %s: their archives in "
+            "charts/ differ from the chart directories they were built from; rebuild them (in this repository: "
+            "make chart-deps, or tools/chart-deps.sh)" % (chart_dir, ", ".join(stale))]
+
+
+# what a component chart's archive must hold as its directory does (README, ci/ may differ)
+_ARCHIVE_COMPARED = re.compile(r"^(templates/.+|values\.yaml|values\.schema\.json)$")
+
+
+def archive_differs(archive, source_dir):
+    """Whether a dependency archive (``helm dependency build``) no longer holds what its source
+    chart directory holds: a template, values.yaml or values.schema.json added, removed or
+    changed in either (nested dependencies are checked at their own level)."""
+    import tarfile  # pylint: disable=import-outside-toplevel
+    if not os.path.isfile(archive) or not os.path.isdir(source_dir):
+        return False
+    packed = {}
+    try:
+        with tarfile.open(archive) as tgz:
+            for member in tgz.getmembers():
+                rel = member.name.split("/", 1)[1] if "/" in member.name else ""
+                if member.isfile() and _ARCHIVE_COMPARED.match(rel):
+                    packed[rel] = tgz.extractfile(member).read()
+    except (OSError, tarfile.TarError):
+        return True
+    present = {}
+    for base, _dirs, files in os.walk(source_dir):
+        for name in files:
+            rel = os.path.relpath(os.path.join(base, name), source_dir).replace(os.sep, "/")
+            if _ARCHIVE_COMPARED.match(rel) and not rel.startswith("charts/"):
+                with open(os.path.join(base, name), "rb") as handle:
+                    present[rel] = handle.read()
+    return packed != present
 
 
 def runner_chart_ref_errors(ref, version, repo_url, url_pattern):

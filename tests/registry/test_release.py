@@ -9,6 +9,7 @@ one slow test; the pushed chart is then pulled back with its provenance verified
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -111,6 +112,26 @@ def test_release_refuses_a_chart_version_already_in_the_registry(clone, registry
     assert f"chart kubiya-runner {CHART_VERSION} exists in oci://{registry.host}/charts already" in out.stderr
 
 
+def test_release_refuses_a_component_version_in_the_registry_with_other_content(clone, registry, tmp_path):
+    """agent-manager 1.0.0 was pushed before from other sources: releasing would publish an
+    umbrella whose agent-manager differs from the registry's; refused before anything is built."""
+    other = tmp_path / "other" / "charts"
+    shutil.copytree(clone / "charts", other, ignore=shutil.ignore_patterns("charts"))
+    values = other / "agent-manager" / "values.yaml"
+    values.write_text(values.read_text() + "# published from another commit\n")
+    subprocess.run(["bash", str(REPO / "tools" / "chart-deps.sh"), str(other)], env=base_env(), check=True,
+                   capture_output=True)
+    registry.push(registry.package(other / "agent-manager", tmp_path))
+    out = make(clone, "release", f"VERSION={galaxy_version(clone)}", env=release_env(registry), timeout=600)
+    assert out.returncode != 0
+    assert (f"chart agent-manager 1.0.0 is in oci://{registry.host}/charts with other content than "
+            "charts/agent-manager: bump charts/agent-manager/Chart.yaml's version") in out.stderr
+    assert not (clone / "dist" / f"kubiya-runners-{galaxy_version(clone)}.tar.gz").exists()
+    umbrella = registry.helm("show", "chart", f"oci://{registry.host}/charts/kubiya-runner", "--version",
+                             CHART_VERSION, "--ca-file", registry.ca_file, check=False)
+    assert umbrella.returncode != 0, "the umbrella was pushed although the release was refused"
+
+
 def test_release_refuses_a_push_without_a_signing_key(clone, registry):
     env = release_env(registry)
     del env["RELEASE_SIGN_KEY"]
@@ -143,6 +164,10 @@ def test_full_release_into_dist_and_the_registry(clone, registry, tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
     pulled = registry.pull("kubiya-runner", CHART_VERSION, tmp_path)
     assert "Chart Hash Verified" in pulled.stdout + pulled.stderr
+    for chart in ("kubiya-common", "agent-manager", "tool-manager", "kubiya-operator"):   # each an artifact
+        assert (dist / "release" / f"{chart}-1.0.0.tgz.prov").is_file(), chart
+        out = registry.pull(chart, "1.0.0", tmp_path)
+        assert "Chart Hash Verified" in out.stdout + out.stderr, chart
     assert git(clone, "status", "--porcelain") == ""          # the release left the tree clean
     again = make(clone, "release", f"VERSION={version}", env=release_env(registry))
     assert again.returncode != 0 and "exists in oci://" in again.stderr

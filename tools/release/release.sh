@@ -70,6 +70,45 @@ fi
 mkdir -p "$dist"
 rm -rf "$dist/ee-context" "$dist/release"
 step() { log "$1 ($((SECONDS - started)) s)"; }
+tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
+git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$tmp"
+
+# charts first: packaging is quick, and a registry that holds other content under an
+# existing version refuses the release before anything slow runs
+step "chart packages"
+mkdir -p "$dist/release"
+sign=()
+[[ -n ${RELEASE_SIGN_KEY:-} ]] && sign=(--sign --key "$RELEASE_SIGN_KEY" --keyring "${RELEASE_SIGN_KEYRING:?RELEASE_SIGN_KEYRING}")
+tools/chart-deps.sh "$tmp/charts"
+# every chart is an artifact of its own, in dependency order (library, components, umbrella).
+# A component or library version already in the registry must hold exactly what was built
+# here (then the registry's archive and provenance go into dist/release and it is not pushed
+# again); other content under an existing version is refused: bump that chart's version. All
+# of this is decided before the first push.
+to_push=()
+for c in kubiya-common agent-manager tool-manager kubiya-operator kubiya-runner; do
+  helm package "$tmp/charts/$c" --destination "$dist/release" "${sign[@]}" >/dev/null
+  v=$(sed -n 's/^version: *//p' "$tmp/charts/$c/Chart.yaml")
+  [[ -n ${RELEASE_REGISTRY:-} ]] || continue
+  if [[ $c != "$chart_name" ]]; then   # the umbrella's version was refused above if it exists
+    if out=$(helm show chart "oci://$RELEASE_REGISTRY/$c" --version "$v" "${ca_args[@]}" 2>&1); then
+      mkdir -p "$tmp/pulled/$c" "$tmp/cmp/$c/ours" "$tmp/cmp/$c/theirs"
+      helm pull "oci://$RELEASE_REGISTRY/$c" --version "$v" --prov --destination "$tmp/pulled/$c" "${ca_args[@]}" >/dev/null 2>&1 \
+        || die "chart $c $v is in oci://$RELEASE_REGISTRY but cannot be pulled to compare it"
+      tar -xzf "$dist/release/$c-$v.tgz" -C "$tmp/cmp/$c/ours"
+      tar -xzf "$tmp/pulled/$c/$c-$v.tgz" -C "$tmp/cmp/$c/theirs"
+      diff -rq "$tmp/cmp/$c/ours" "$tmp/cmp/$c/theirs" >/dev/null \
+        || die "chart $c $v is in oci://$RELEASE_REGISTRY with other content than charts/$c: bump charts/$c/Chart.yaml's version"
+      cp "$tmp/pulled/$c/"* "$dist/release/"
+      log "chart $c $v is in oci://$RELEASE_REGISTRY already, with the same content: not pushed again"
+      continue
+    elif ! grep -qE ': not found|manifest unknown' <<<"$out"; then
+      die "cannot ask oci://$RELEASE_REGISTRY whether $c $v exists: $(tail -1 <<<"$out")"
+    fi
+  fi
+  to_push+=("$c-$v")
+done
+
 step "collection tarball"
 make --no-print-directory build DIST="$dist" >/dev/null
 tarball=$dist/kubiya-runners-$version.tar.gz
@@ -80,8 +119,6 @@ make --no-print-directory galaxy-importer TARBALL="$tarball" IMPORTER_LOG="$dist
   || die "galaxy-importer found errors in $tarball: $dist/galaxy-importer.log"
 
 step "changelog preview"
-tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
-git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$tmp"
 (cd "$tmp" && antsibull-changelog release --version "$version" >/dev/null && cp CHANGELOG.md "$dist/CHANGELOG-$version.md")
 
 step "execution environment context"
@@ -90,24 +127,9 @@ ansible-builder create -f execution-environment.yml -c "$dist/ee-context" --outp
 step "image list"
 make --no-print-directory images DIST="$dist" >/dev/null
 
-step "chart packages"
-mkdir -p "$dist/release"
-sign=()
-[[ -n ${RELEASE_SIGN_KEY:-} ]] && sign=(--sign --key "$RELEASE_SIGN_KEY" --keyring "${RELEASE_SIGN_KEYRING:?RELEASE_SIGN_KEYRING}")
-tools/chart-deps.sh "$tmp/charts"
-# every chart is an artifact of its own, in dependency order (library, components, umbrella);
-# a component or library version already in the registry is left as it is (ct lint's
-# version-bump check makes a changed chart carry a new version); the umbrella was checked above
-for c in kubiya-common agent-manager tool-manager kubiya-operator kubiya-runner; do
-  helm package "$tmp/charts/$c" --destination "$dist/release" "${sign[@]}" >/dev/null
-  v=$(sed -n 's/^version: *//p' "$tmp/charts/$c/Chart.yaml")
-  [[ -n ${RELEASE_REGISTRY:-} ]] || continue
-  if [[ $c != "$chart_name" ]] && helm show chart "oci://$RELEASE_REGISTRY/$c" --version "$v" "${ca_args[@]}" >/dev/null 2>&1; then
-    log "chart $c $v is in oci://$RELEASE_REGISTRY already: not pushed again"
-    continue
-  fi
-  step "chart push $c $v"
-  helm push "$dist/release/$c-$v.tgz" "oci://$RELEASE_REGISTRY" "${ca_args[@]}" 2>&1 | sed 's/^/[release]   /' >&2
+for a in "${to_push[@]}"; do   # decided above, before anything was built
+  step "chart push $a"
+  helm push "$dist/release/$a.tgz" "oci://$RELEASE_REGISTRY" "${ca_args[@]}" 2>&1 | sed 's/^/[release]   /' >&2
 done
 archive=$dist/release/$chart_name-$chart_version.tgz
 (cd "$dist" && sha256sum "kubiya-runners-$version.tar.gz" images.json images.txt "CHANGELOG-$version.md" \

@@ -110,6 +110,16 @@ def test_typo_suggests_the_closest_key_of_the_chart_schema():
                       "'agentManager'? (runner_values.agentManager)"]
 
 
+def test_an_older_chart_directory_keeps_its_old_keys(tmp_path):
+    """The renamed-key check belongs to chart 2.x: a 1.x chart directory takes agent-manager."""
+    old = tmp_path / "kubiya-runner"
+    old.mkdir()
+    (old / "Chart.yaml").write_text("apiVersion: v2\nname: kubiya-runner\nversion: 1.4.0\n")
+    (old / "values.schema.json").write_text('{"type": "object", "additionalProperties": false, '
+                                            '"properties": {"agent-manager": {"type": "object"}}}')
+    assert rc.runner_values_errors({"agent-manager": {"replicaCount": 2}}, str(old)) == []
+
+
 def test_keys_renamed_by_chart_2_name_the_new_key():
     """A pre-2.0.0 inventory (`agent-manager:`) stops in validation naming the camelCase key."""
     errors = rc.runner_values_errors({"agent-manager": {"replicaCount": 2}, "tool-manager": {}}, str(CHART))

@@ -4,8 +4,10 @@ runs from permissions.yaml's enabledBy (runner_matrix_components)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
 
 import jsonschema
 import pytest
@@ -182,6 +184,31 @@ def test_a_chart_directory_without_its_dependency_archives_is_refused_with_the_f
     assert error.startswith("runner_chart_ref: the chart directory '%s' lacks the archives of its dependencies "
                             "kubiya-common, agent-manager, tool-manager, kubiya-operator" % copy)
     assert "make setup" in error
+
+
+def test_a_chart_directory_with_outdated_dependency_archives_is_refused(tmp_path):
+    """After a pull or an edit of a component chart, the umbrella's archives are old copies:
+    a template added, changed or removed in agent-manager makes the role stop naming it."""
+    charts = tmp_path / "charts"
+    shutil.copytree(CHART.parent, charts, ignore=shutil.ignore_patterns("charts", "*.tgz"))
+    env = dict(os.environ, PATH=os.pathsep.join([str(REPO / ".tools" / "bin"), os.environ.get("PATH", "")]))
+    subprocess.run(["bash", str(REPO / "tools" / "chart-deps.sh"), str(charts)], env=env, check=True,
+                   capture_output=True)
+    umbrella = str(charts / "kubiya-runner")
+    assert rc.runner_chart_ref_errors(umbrella, "", "", URL) == []
+    template = charts / "agent-manager" / "templates" / "extra.yaml"
+    template.write_text("# a new template\n")
+    (error,) = rc.runner_chart_ref_errors(umbrella, "", "", URL)
+    assert error.startswith(f"runner_chart_ref: the chart directory '{umbrella}' would install outdated copies "
+                            "of agent-manager") and "make chart-deps" in error
+    template.unlink()
+    assert rc.runner_chart_ref_errors(umbrella, "", "", URL) == []
+    values = charts / "tool-manager" / "values.yaml"
+    values.write_text(values.read_text() + "# changed\n")
+    assert "outdated copies of tool-manager" in rc.runner_chart_ref_errors(umbrella, "", "", URL)[0]
+    subprocess.run(["bash", str(REPO / "tools" / "chart-deps.sh"), str(charts)], env=env, check=True,
+                   capture_output=True)
+    assert rc.runner_chart_ref_errors(umbrella, "", "", URL) == []
 
 
 # --- which components a release runs: permissions.yaml enabledBy -----------------------------
