@@ -64,7 +64,8 @@ def block_with(blocks: list[str], needle: str) -> str:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    """A fresh checkout: the tracked files (work-tree content), git-initialised, after `make setup`'s links."""
+    """A fresh checkout: the tracked files (work-tree content), git-initialised, after `make setup`'s links
+    and the charts' dependency archives (make chart-deps, part of make setup)."""
     repo = tmp_path / "kubiya-runners"
     repo.mkdir()
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
@@ -77,9 +78,10 @@ def checkout(tmp_path: Path) -> Path:
     (repo / ".venv").symlink_to((REPO / ".venv").resolve())
     (repo / ".tools").symlink_to((REPO / ".tools").resolve())
     link = repo / ".build" / "collections" / "ansible_collections" / "kubiya" / "runners"
-    made = subprocess.run(["make", "--no-print-directory", str(link)], cwd=repo, capture_output=True, text=True,
-                          env={"PATH": CLEAN_PATH, "HOME": str(tmp_path)}, check=False)
+    made = subprocess.run(["make", "--no-print-directory", str(link), "chart-deps"], cwd=repo, capture_output=True,
+                          text=True, env={"PATH": CLEAN_PATH, "HOME": str(tmp_path)}, check=False)
     assert made.returncode == 0 and link.is_symlink(), made.stderr
+    assert (repo / "charts" / "kubiya-runner" / "charts").is_dir(), made.stdout + made.stderr
     return repo
 
 
