@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import calendar
 import math
 import time
 
@@ -83,6 +84,40 @@ def container_restarts(pod):
     for cs in status.get('initContainerStatuses') or []:
         counts['init:%s' % cs.get('name')] = int(cs.get('restartCount') or 0)
     return counts
+
+
+def _epoch(value):
+    """Seconds since the epoch of an API timestamp (RFC 3339, UTC, ``2026-12-01T09:50:00Z``); None if unreadable."""
+    try:
+        return calendar.timegm(time.strptime(str(value)[:19], '%Y-%m-%dT%H:%M:%S'))
+    except (TypeError, ValueError):
+        return None
+
+
+def stable_for(pods, now):
+    """Seconds every container of the running Pods has been up without a restart, by the
+    Pods' own status: the least ``now - state.running.startedAt`` (and ``now -
+    lastState.terminated.finishedAt`` when the kubelet recorded an earlier run). 0 when a
+    container is not running, a time is missing, or one lies more than 2 s in the future
+    (clocks apart): then nothing is taken as already observed. Pods of Jobs and Pods that
+    are not Running are left out (judged by their phase and readiness)."""
+    least = None
+    for pod in pods:
+        if _status(pod).get('phase') != 'Running' or _owner(pod, 'Job'):
+            continue
+        for cs in _status(pod).get('containerStatuses') or []:
+            started = _epoch(((cs.get('state') or {}).get('running') or {}).get('startedAt'))
+            if started is None:
+                return 0.0
+            ages = [now - started]
+            finished = ((cs.get('lastState') or {}).get('terminated') or {}).get('finishedAt')
+            if finished:
+                ages.append(now - (_epoch(finished) or now))
+            age = min(ages)
+            if age < -2:
+                return 0.0
+            least = age if least is None else min(least, age)
+    return max(0.0, least or 0.0)
 
 
 def restart_snapshot(pods):
@@ -325,14 +360,17 @@ def report_lines(components, problems=None):
     return lines
 
 
-def summarize(components, problems, window, requested_window=None):
+def summarize(components, problems, window, requested_window=None, behind=0):
     """One line; ``requested_window``: the configured window when ``window`` (the one
-    observed) was cut short, so the line says so."""
+    observed) was cut short, so the line says so; ``behind``: seconds of it that every
+    container had already been up without a restart when the check began."""
     total = len(components)
     healthy = sum(1 for e in components if e['healthy'])
     text = '%d/%d workloads healthy' % (healthy, total)
     if window or requested_window:
         text += ', restart counts checked over %ss' % window
+        if behind:
+            text += ' (%ss of it before this check: every container up that long)' % behind
     if requested_window is not None and requested_window != window:
         text += (' (window cut from %ss: waiting and API calls used up the time budget'
                  ' wait_timeout + window)' % requested_window)
@@ -368,9 +406,14 @@ def fetch(client, namespace, selector):
 
 
 def watch(client, namespace, release=None, label_selector=None, expected_components=(), wait_timeout=0,
-          window=10, interval=2, deadline=None, clock=time.monotonic, sleep=time.sleep):
+          window=10, interval=2, deadline=None, clock=time.monotonic, sleep=time.sleep, wall=time.time):
     """Wait up to ``wait_timeout`` s for the release to settle, watch restart counts for
     ``window`` s, judge it: the runner_health module's result (without ``failed``).
+
+    The part of the window that lies behind already is not waited for again: when every
+    running container has been up for ``stable_for`` seconds without a restart (its own
+    status says so), only the rest of the window is watched - none for a runner that has
+    been running unchanged (a re-run), the rest for pods started moments ago.
 
     ``deadline`` (a retry.Deadline over wait_timeout + window): when slow API calls of the
     wait phase used part of the window's time, the window shrinks to what is left, so the
@@ -389,12 +432,17 @@ def watch(client, namespace, release=None, label_selector=None, expected_compone
 
     before = None
     requested_window = window
+    behind = 0.0
     if window > 0:
         before = restart_snapshot(found['Pod'])
-        if deadline is not None and deadline.remaining() < window:
-            window = max(0.0, math.floor(deadline.remaining() * 10) / 10)
-        sleep(window)
-        found = fetch(client, namespace, selector)
+        behind = round(min(window, stable_for(found['Pod'], wall())), 1)
+        watched = window - behind
+        if deadline is not None and deadline.remaining() < watched:
+            watched = max(0.0, math.floor(deadline.remaining() * 10) / 10)
+            window = behind + watched
+        if watched > 0:
+            sleep(watched)
+            found = fetch(client, namespace, selector)
 
     components, problems = evaluate(found['Pod'], found['Deployment'], found['StatefulSet'],
                                     found['Job'], restarts_before=before, cronjobs=found['CronJob'])
@@ -412,8 +460,9 @@ def watch(client, namespace, release=None, label_selector=None, expected_compone
         problems=problems,
         report=report_lines(components, problems),
         summary=summarize(components, problems, window,
-                          requested_window=requested_window if window != requested_window else None),
+                          requested_window=requested_window if window != requested_window else None, behind=behind),
         waited=waited,
         window=window,
+        window_behind=behind,
         selector=selector,
     )

@@ -64,6 +64,12 @@ options:
     description:
       - Length of the restart check window in seconds. The restart counts at its start and end are compared;
         V(0) skips the restart check.
+      - The part of the window that lies behind already is not waited for again - when every running container
+        has been up without a restart for some seconds (its C(state.running.startedAt), and
+        C(lastState.terminated.finishedAt) of an earlier run, by the controller's clock), only the rest is watched -
+        none for a runner that has been running unchanged, the rest for pods that started moments ago.
+        RV(window_behind) says how much. A time more than 2 s in the future (clocks apart) or a container that is
+        not running counts nothing as behind.
       - When waiting (and slow API answers) ran past O(wait_timeout), the window is cut to what is left of
         O(wait_timeout) + O(window), so the time bound holds; RV(window) and RV(summary) report the shortened window.
       - At most 3600; negative values are refused.
@@ -187,6 +193,13 @@ window:
   description:
     - Seconds the restart check window actually lasted. This is O(window), or less when waiting and slow API
       calls used up part of the time budget O(wait_timeout) + O(window); RV(summary) then says the window was cut.
+  returned: success
+  type: float
+  sample: 10
+window_behind:
+  description:
+    - Seconds of RV(window) that lay behind when the window began - every running container had been up that
+      long without a restart - and so were not watched again. RV(window) minus this was watched.
   returned: success
   type: float
   sample: 10

@@ -268,3 +268,81 @@ def test_no_time_left_means_a_zero_window_that_says_so():
     result = watch(client, fake, wait_timeout=5, window=20)
     assert result["window"] == 0
     assert "restart counts checked over 0.0s (window cut from 20s" in result["summary"]
+
+
+# --- the part of the window that lies behind (a re-run does not wait the window again) -----------------------------
+NOW = 1_800_000_000  # 2027-01-15T08:00:00Z
+
+
+def stamp(seconds_ago):
+    import time as _time
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(NOW - seconds_ago))
+
+
+def up(p, seconds_ago, last_finished_ago=None):
+    cs = p["status"]["containerStatuses"][0]
+    cs["state"] = {"running": {"startedAt": stamp(seconds_ago)}}
+    if last_finished_ago is not None:
+        cs["lastState"] = {"terminated": {"exitCode": 1, "finishedAt": stamp(last_finished_ago)}}
+    return p
+
+
+def test_stable_for_is_the_least_uptime_of_the_running_containers():
+    pods = [up(pod("a-1", "a"), 300), up(pod("b-1", "b"), 4)]
+    assert health.stable_for(pods, NOW) == 4
+    # a Job's pod and a pod that is not Running do not count
+    done = up(pod("j-1", "j", phase="Succeeded", owner=("Job", "j-1")), 1)
+    assert health.stable_for([up(pod("a-1", "a"), 300), done], NOW) == 300
+
+
+@pytest.mark.parametrize("case", ["no start time", "waiting container", "clock apart", "recent restart"])
+def test_stable_for_counts_nothing_behind_when_the_status_cannot_prove_it(case):
+    p = up(pod("a-1", "a"), 300)
+    if case == "no start time":
+        p["status"]["containerStatuses"][0]["state"] = {"running": {}}
+    elif case == "waiting container":
+        p = pod("a-1", "a", waiting="CrashLoopBackOff")
+    elif case == "clock apart":
+        up(p, -30)  # started 30 s "in the future": the controller's clock is behind the node's
+    else:
+        up(p, 300, last_finished_ago=3)  # an earlier run ended 3 s ago
+        assert health.stable_for([p], NOW) == 3
+        return
+    assert health.stable_for([p], NOW) == 0
+
+
+class StaticClient:
+    def __init__(self, pods):
+        self.pods, self.calls = pods, 0
+
+    def list_items(self, path, label_selector=None):
+        self.calls += 1
+        return copy.deepcopy(self.pods) if "/pods" in path else []
+
+
+def test_a_runner_up_longer_than_the_window_is_judged_without_waiting():
+    fake = FakeTime()
+    client = StaticClient([up(pod("agent-manager-1", "agent-manager"), 600)])
+    result = health.watch(client, "ns1", release=RELEASE, window=10, clock=fake.clock, sleep=fake.sleep,
+                          wall=lambda: NOW)
+    assert fake.now == 1000.0 and client.calls == len(health.KINDS)  # one look, no sleep
+    assert result["healthy"] and result["window"] == 10 and result["window_behind"] == 10
+    assert result["summary"] == ("1/1 workloads healthy, restart counts checked over 10s "
+                                 "(10s of it before this check: every container up that long)")
+
+
+def test_pods_started_moments_ago_are_watched_for_the_rest_of_the_window_and_restarts_still_fail():
+    fake = FakeTime()
+    fresh = up(pod("agent-manager-1", "agent-manager"), 4)
+    client = StaticClient([fresh])
+
+    def restart_while_sleeping(seconds):
+        fake.sleep(seconds)
+        client.pods = [up(pod("agent-manager-1", "agent-manager", restarts=1), 0)]
+
+    result = health.watch(client, "ns1", release=RELEASE, window=10, clock=fake.clock, sleep=restart_while_sleeping,
+                          wall=lambda: NOW)
+    assert fake.now - 1000.0 == 6  # 10 s window, 4 s of it behind
+    assert result["window_behind"] == 4 and result["window"] == 10
+    assert not result["healthy"]
+    assert "restarted during the check window (0 -> 1)" in " ".join(result["problems"])
