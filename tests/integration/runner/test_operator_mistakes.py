@@ -241,3 +241,10 @@ def test_bad_dagger_namespace_is_named_in_validation_for_deploy_and_remove(inv: 
                               "--limit", "acme", "-e", "runner_remove_confirm=acme"], cwd=inv.parent,
                              env=env(inv), text=True, capture_output=True, timeout=300, check=False)
     assert "runner_dagger_namespace: 'Bad_NS' must be a DNS-1123 label" in failure(out)
+
+
+@pytest.mark.parametrize("value", [-1, 61])
+def test_a_lock_renewal_interval_out_of_range_is_named(inv: Path, value: int):
+    """A renewal interval longer than the lease's slack would let the lease run out in a phase."""
+    out = validate(inv, "-e", f"runner_lock_renew_after={value}")
+    assert f"runner_lock_renew_after: must be 0 to 60 seconds, got {value}" in failure(out)

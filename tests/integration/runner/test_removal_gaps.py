@@ -234,6 +234,8 @@ def test_the_lock_is_renewed_during_a_deploy_and_removal_takes_it_and_keeps_the_
         with LeaseWatch(cluster, namespace) as deploy_watch:
             out = playbook(env, "deploy", "--limit", "acme",
                            extra={"runner_namespace": namespace, "runner_verify": False,
+                                  # renew at every phase boundary (by default a fast deploy skips them)
+                                  "runner_lock_renew_after": 0,
                                   "runner_values": {"dagger": {"persistence": {"retainOnUninstall": False}}}})
         assert out.returncode == 0, tail(out)
         holders = {seen.split("|")[0] for seen in deploy_watch.seen}
