@@ -107,9 +107,10 @@ from ansible_collections.kubiya.runners.plugins.module_utils.kube import (
     auth_params,
 )
 
-# helm's flags for the connection options both sides share
-HELM_FLAGS = (('context', '--kube-context'), ('host', '--kube-apiserver'), ('api_key', '--kube-token'),
-              ('ca_cert', '--kube-ca-file'))
+# helm's environment variables for the connection options both sides share (as kubernetes.core's
+# helm modules pass them: in the environment, so a token never shows in the process list)
+HELM_ENV = (('context', 'HELM_KUBECONTEXT'), ('host', 'HELM_KUBEAPISERVER'), ('api_key', 'HELM_KUBETOKEN'),
+            ('ca_cert', 'HELM_KUBECAFILE'))
 
 
 def helm_list(module, params):
@@ -117,6 +118,7 @@ def helm_list(module, params):
     auth = auth_params(params)
     argv = [params['binary_path'] or 'helm', 'list', '--all', '--max', '0', '--output', 'json',
             '--namespace', params['namespace'], '--filter', '^%s$' % re.escape(params['name'])]
+    environ = {}
     written = None
     kubeconfig = auth.get('kubeconfig')
     try:
@@ -126,14 +128,14 @@ def helm_list(module, params):
                 json.dump(kubeconfig, handle)
             kubeconfig = written
         if kubeconfig:
-            argv += ['--kubeconfig', kubeconfig]
-        for option, flag in HELM_FLAGS:
+            environ['KUBECONFIG'] = kubeconfig
+        for option, variable in HELM_ENV:
             if auth.get(option):
-                argv += [flag, str(auth[option])]
+                environ[variable] = str(auth[option])
         if auth.get('validate_certs') is False:
-            argv.append('--kube-insecure-skip-tls-verify')
+            environ['HELM_KUBEINSECURE_SKIP_TLS_VERIFY'] = 'true'
         try:
-            rc, out, err = module.run_command(argv)
+            rc, out, err = module.run_command(argv, environ_update=environ, handle_exceptions=False)
         except OSError as exc:  # run_command raises for a binary that cannot be executed
             return None, 'cannot run %s: %s' % (argv[0], exc)
     finally:
