@@ -70,6 +70,9 @@ options:
         none for a runner that has been running unchanged, the rest for pods that started moments ago.
         RV(window_behind) says how much. A time more than 2 s in the future (clocks apart) or a container that is
         not running counts nothing as behind.
+      - The controller's and the nodes' clocks are assumed synchronised (as for leases and certificates). A node
+        clock behind the controller's by more than the window would make a container that restarted moments ago
+        look up long enough.
       - When waiting (and slow API answers) ran past O(wait_timeout), the window is cut to what is left of
         O(wait_timeout) + O(window), so the time bound holds; RV(window) and RV(summary) report the shortened window.
       - At most 3600; negative values are refused.
