@@ -94,19 +94,19 @@ def cluster(request) -> Cluster:
         return
     started = _cluster_up()
     yield Cluster(kubeconfig, base_env(KUBECONFIG=str(kubeconfig)))
-    if started and os.environ.get("KUBIYA_KEEP_CLUSTER") != "1":
+    # KUBIYA_STOP_CLUSTER_AFTER=1: the second pytest run of `make test` stops the cluster the
+    # first one started and kept for it
+    if (started and os.environ.get("KUBIYA_KEEP_CLUSTER") != "1") or os.environ.get("KUBIYA_STOP_CLUSTER_AFTER") == "1":
         _cluster_down()
 
 
 # --- pytest-xdist ----------------------------------------------------------------------
-# `make pytest` runs three pytest sessions: the tests that can share the machine in parallel
-# (`-n N --dist loadfile -m "not serial"`: one file stays on one worker); beside them, in one
-# more process, the `serial` ones one after another (`-m "serial and not timing"`: they share a
-# fixed resource with each other, not with the rest); last, alone, the `timing` group
-# (`-m timing`). `--dist loadgroup` would be the natural tool, but with pytest 9.2
+# `make test` runs pytest twice: the tests that can share the machine in parallel
+# (`-n N --dist loadfile -m "not serial"`: one file stays on one worker), then the `serial`
+# ones alone (`-m serial`). `--dist loadgroup` would be the natural tool, but with pytest 9.2
 # and pytest-xdist 3.8.0 it does not keep a group on one worker (xdist sets `item._nodeid`,
 # which pytest 9 no longer reads; tests/unit/test_xdist_sharing.py records it), so a group
-# here means: run in the serial stream. Serial, by file:
+# here means: run serially. Serial, by file:
 SERIAL_FILES = {
     # a second, throw-away cluster on fixed ports 26443-26446 / 33790-33792
     "tests/cluster/test_harness_lifecycle.py": "harness-lifecycle",
@@ -160,8 +160,6 @@ def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argu
         group = serial_group(item)
         if group:
             item.add_marker(pytest.mark.serial)
-            if group == "timing":  # `make pytest` runs these last, alone
-                item.add_marker(pytest.mark.timing)
             if not item.get_closest_marker("xdist_group"):
                 item.add_marker(pytest.mark.xdist_group(group))
 

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from central import client, settings
 
@@ -68,16 +69,35 @@ def test_check_mode_runs_the_same_read_only_checks(central, run_adhoc, runner_na
     assert [c["status"] for c in run.result["checks"]] == ["ok", "ok"]
 
 
+def _queries_answered(central) -> float:
+    """How many instant queries the local Prometheus has answered (its own /metrics)."""
+    text = requests.get(central.prometheus_url + "/metrics", timeout=5).text
+    return sum(float(v) for v in re.findall(
+        r'^prometheus_http_requests_total\{[^}]*handler="/api/v1/query"[^}]*\} (\S+)$', text, re.M))
+
+
+def _push_after_the_first_query(central, runner, stop):
+    """Push only once the module has queried (and found nothing): a fixed delay made the test
+    depend on how fast the module process starts on a loaded machine."""
+    before = _queries_answered(central)
+    while not stop.is_set() and _queries_answered(central) <= before:
+        stop.wait(0.2)
+    if not stop.is_set():
+        push_components(central, runner)
+
+
 @pytest.mark.timeout(90)
 def test_waits_for_data_that_arrives_before_the_deadline(central, run_adhoc, runner_name):
-    timer = threading.Timer(3.0, push_components, (central, runner_name))
-    timer.start()
+    stop = threading.Event()
+    pusher = threading.Thread(target=_push_after_the_first_query, args=(central, runner_name, stop))
+    pusher.start()
     try:
         args = central.module_args(runner=runner_name, organization=ORG, checks=checks(),
                                    deadline=30, poll_interval=1)
         run = run_adhoc(args)
     finally:
-        timer.cancel()
+        stop.set()
+        pusher.join()
     assert run.rc == 0, run
     assert run.result["attempts"] >= 2
     assert 1.0 < run.result["elapsed"] < 20  # the push lands ~2 s after the module starts
