@@ -24,7 +24,7 @@ def _int(value):
         return 0
 
 
-def _cut(text, limit=400):
+def cut(text, limit=400):
     text = ' '.join(str(text).split())
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
@@ -52,10 +52,10 @@ def judge(helm_release, helm_error, records, records_error):
             superseded = version
     last_good = good or superseded
     if helm_error:
-        return dict(state='unreadable', revision=latest, last_good=last_good, reason='helm: %s' % _cut(helm_error))
+        return dict(state='unreadable', revision=latest, last_good=last_good, reason='helm: %s' % cut(helm_error))
     if records_error:
         return dict(state='unreadable', revision=latest, last_good=last_good,
-                    reason='reading its release records (Secrets owner=helm): %s' % _cut(records_error))
+                    reason='reading its release records (Secrets owner=helm): %s' % cut(records_error))
     if helm_release is not None:
         status = str(helm_release.get('status') or 'unknown')
         return dict(state=status if status in KNOWN else 'unknown',
@@ -74,3 +74,25 @@ def find_listed(listing, name):
         if isinstance(entry, dict) and entry.get('name') == name:
             return entry
     return None
+
+
+def judge_namespace(namespace, error, name):
+    """The state when the namespace alone decides it, else None (read the release).
+
+    ``namespace``: the Namespace object (None: it does not exist, the API server said 404);
+    ``error``: why reading it failed ('' or None: it did not). helm keeps a release's records in
+    its namespace: no namespace, no release (certain); an unreadable namespace, nothing certain.
+    """
+    if error:
+        return dict(state='unreadable', revision=0, last_good=0,
+                    reason='reading namespace %s: %s' % (name, cut(error)))
+    if namespace is None:
+        return dict(state='absent', revision=0, last_good=0, reason='namespace %s does not exist' % name)
+    return None
+
+
+def namespace_view(namespace):
+    """``{namespace_exists, namespace_labels, namespace_uid}`` of a Namespace object (None: none)."""
+    meta = (namespace or {}).get('metadata') or {}
+    return dict(namespace_exists=namespace is not None, namespace_labels=dict(meta.get('labels') or {}),
+                namespace_uid=meta.get('uid') or '')

@@ -15,7 +15,9 @@ author:
   - Kubiya runners platform team (@kubiya-runners)
 description:
   - Reads the state of Helm release O(name) in namespace O(namespace) two ways, in one process, and judges them
-    together
+    together, after looking up the namespace itself (RV(namespace_exists), RV(namespace_labels)) - helm keeps a
+    release's records in its namespace, so without the namespace the release is C(absent) and neither read is
+    made
   - helm's own view, C(helm list --all --filter ^<name>$) (plain C(helm list) hides C(pending-install),
     C(pending-upgrade) and C(pending-rollback) releases);
   - helm's release records, the Secrets C(owner=helm,name=<name>) of the namespace (helm's default storage
@@ -25,7 +27,8 @@ description:
     the caller decides (the runner role stops on anything but C(absent), C(deployed), C(failed),
     C(superseded) and C(uninstalled)).
   - Read-only; reports RV(ignore:changed=false). The records' contents (the release's manifest and values)
-    are read but never returned.
+    are read but never returned; with O(values=true) the release's computed values are returned from
+    C(helm get values --all).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - kubiya.runners.k8s_request
@@ -46,9 +49,16 @@ options:
       - helm gets the same O(kubeconfig), O(context), O(host), O(api_key), O(ca_cert) and O(validate_certs) as
         the Kubernetes client.
     type: path
+  values:
+    description:
+      - Also return the release's computed values (RV(values), C(helm get values --all), chart defaults included),
+        for a release that helm lists. A failed read makes RV(state) C(unreadable).
+    type: bool
+    default: false
 notes:
   - Replaces, in the runner role, M(kubernetes.core.helm_info) (C(release_state=[all])) plus
-    M(kubernetes.core.k8s_info) of the records - the same two views in one module process instead of two.
+    M(kubernetes.core.k8s_info) of the records and of the namespace - the same views in one module process
+    instead of three; with O(values=true) also M(kubernetes.core.helm_info) with C(get_all_values).
 """
 
 EXAMPLES = r"""
@@ -57,6 +67,13 @@ EXAMPLES = r"""
     name: kubiya-runner
     namespace: acme-runner
   register: release
+
+- name: Read it with its computed values (helm get values --all)
+  kubiya.runners.release_state:
+    name: kubiya-runner
+    namespace: acme-runner
+    values: true
+  register: release_with_values
 
 - name: Stop unless it is safe to upgrade
   ansible.builtin.fail:
@@ -88,6 +105,36 @@ reason:
   returned: always
   type: str
   sample: helm reports deployed
+namespace_exists:
+  description: Whether namespace O(namespace) exists.
+  returned: always
+  type: bool
+  sample: true
+namespace_labels:
+  description: The labels of namespace O(namespace) (empty when it does not exist).
+  returned: always
+  type: dict
+  sample: {"app.kubernetes.io/managed-by": "kubiya.runners"}
+namespace_uid:
+  description: The UID of namespace O(namespace) (empty when it does not exist).
+  returned: always
+  type: str
+  sample: 0b6f3a9e-6a55-4d5c-9d0e-6f1b2c3d4e5f
+chart:
+  description: The chart and its version as C(helm list) shows them (empty when helm lists no release).
+  returned: always
+  type: str
+  sample: kubiya-runner-0.4.0
+app_version:
+  description: The chart's appVersion as C(helm list) shows it (empty when helm lists no release).
+  returned: always
+  type: str
+  sample: 0.4.0
+values:
+  description: The release's computed values (O(values=true) and a listed release; else empty).
+  returned: always
+  type: dict
+  sample: {"telemetry": {"enabled": true}}
 """
 
 import json
@@ -113,11 +160,10 @@ HELM_ENV = (('context', 'HELM_KUBECONTEXT'), ('host', 'HELM_KUBEAPISERVER'), ('a
             ('ca_cert', 'HELM_KUBECAFILE'))
 
 
-def helm_list(module, params):
-    """``(entry of the release or None, error text or '')`` from ``helm list --all``."""
+def run_helm(module, params, args):
+    """``(rc, stdout, stderr)`` of ``helm <args>`` with the connection options in its environment."""
     auth = auth_params(params)
-    argv = [params['binary_path'] or 'helm', 'list', '--all', '--max', '0', '--output', 'json',
-            '--namespace', params['namespace'], '--filter', '^%s$' % re.escape(params['name'])]
+    argv = [params['binary_path'] or 'helm'] + list(args)
     environ = {}
     written = None
     kubeconfig = auth.get('kubeconfig')
@@ -135,32 +181,64 @@ def helm_list(module, params):
         if auth.get('validate_certs') is False:
             environ['HELM_KUBEINSECURE_SKIP_TLS_VERIFY'] = 'true'
         try:
-            rc, out, err = module.run_command(argv, environ_update=environ, handle_exceptions=False)
+            return module.run_command(argv, environ_update=environ, handle_exceptions=False)
         except OSError as exc:  # run_command raises for a binary that cannot be executed
-            return None, 'cannot run %s: %s' % (argv[0], exc)
+            return -1, '', 'cannot run %s: %s' % (argv[0], exc)
     finally:
         if written:
             os.unlink(written)
+
+
+def helm_json(module, params, args, what):
+    """``(decoded JSON or None, error text or '')`` of ``helm <args> --output json``."""
+    rc, out, err = run_helm(module, params, list(args) + ['--output', 'json'])
     if rc != 0:
         return None, (err or out or 'exit code %d' % rc).strip()
     try:
-        listing = json.loads(out or '[]')
+        return json.loads(out or 'null'), ''
     except ValueError:
-        return None, 'helm list printed something that is not JSON: %s' % out[:200]
-    return releasemod.find_listed(listing, params['name']), ''
+        return None, '%s printed something that is not JSON: %s' % (what, out[:200])
 
 
-def release_records(params):
-    """``(records, error text or '')``: the Secrets owner=helm,name=<release> of the namespace."""
+def helm_list(module, params):
+    """``(entry of the release or None, error text or '')`` from ``helm list --all``."""
+    listing, error = helm_json(module, params, ['list', '--all', '--max', '0', '--namespace', params['namespace'],
+                                                '--filter', '^%s$' % re.escape(params['name'])], 'helm list')
+    if error:
+        return None, error
+    return releasemod.find_listed(listing or [], params['name']), ''
+
+
+def helm_values(module, params):
+    """``(computed values, error text or '')``: ``helm get values --all`` of the release."""
+    values, error = helm_json(module, params, ['get', 'values', params['name'], '--all',
+                                               '--namespace', params['namespace']], 'helm get values')
+    if error:
+        return {}, 'helm get values: %s' % error
+    return values if isinstance(values, dict) else {}, ''
+
+
+def read_cluster(params):
+    """``(namespace object or None, namespace error, records, records error)`` with one client:
+    the namespace first; its release records only when it exists."""
     try:
         client = KubeClient.from_params(params)
-        try:
-            return client.list_items('/api/v1/namespaces/%s/secrets' % params['namespace'],
-                                     label_selector='owner=helm,name=%s' % params['name']), ''
-        finally:
-            client.close()
     except K8sError as exc:
-        return [], str(exc)
+        return None, str(exc), [], ''
+    try:
+        try:
+            namespace = client.get('/api/v1/namespaces/%s' % params['namespace'])
+        except K8sError as exc:
+            if exc.status == 404:
+                return None, '', [], ''
+            return None, str(exc), [], ''
+        try:
+            return namespace, '', client.list_items('/api/v1/namespaces/%s/secrets' % params['namespace'],
+                                                    label_selector='owner=helm,name=%s' % params['name']), ''
+        except K8sError as exc:
+            return namespace, '', [], str(exc)
+    finally:
+        client.close()
 
 
 def main():
@@ -168,6 +246,7 @@ def main():
         name=dict(type='str', required=True),
         namespace=dict(type='str', required=True),
         binary_path=dict(type='path'),
+        values=dict(type='bool', default=False),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -178,9 +257,18 @@ def main():
         validate.dns_label(params['namespace'], 'namespace')
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    listed, helm_error = helm_list(module, params)
-    records, records_error = release_records(params)
-    result = releasemod.judge(listed, helm_error, records, records_error)
+    namespace, namespace_error, records, records_error = read_cluster(params)
+    result = releasemod.judge_namespace(namespace, namespace_error, params['namespace'])
+    listed = None
+    if result is None:  # the namespace exists: read the release both ways
+        listed, helm_error = helm_list(module, params)
+        result = releasemod.judge(listed, helm_error, records, records_error)
+    result.update(releasemod.namespace_view(namespace), chart=(listed or {}).get('chart') or '',
+                  app_version=(listed or {}).get('app_version') or '', values={})
+    if params['values'] and listed is not None and result['state'] != 'unreadable':
+        result['values'], values_error = helm_values(module, params)
+        if values_error:
+            result.update(state='unreadable', reason=releasemod.cut(values_error))
     module.exit_json(changed=False, **result)
 
 

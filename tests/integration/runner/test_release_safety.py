@@ -192,6 +192,28 @@ def test_a_failed_first_install_removes_only_what_this_run_created(cluster, name
     assert cluster.kubectl("get", "namespace", namespace, check=False).returncode == 0
 
 
+def test_a_secret_that_cannot_be_written_is_named_and_the_other_one_undone(cluster, namespace):
+    # Both Secrets are written by one module process: when one write fails, the play names that
+    # Secret and the API server's reason (never the data), and undo still deletes the Secret
+    # this run created - the one it found stays as it was.
+    found = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "immutable": True,
+             "metadata": {"name": "kubiya-runner-remote-write-oauth2", "namespace": namespace},
+             "stringData": {"client-secret": "made-by-hand"}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(found))
+    out = deploy(cluster, namespace)
+    assert out.returncode != 0, tail(out)
+    text = " ".join(out.stdout.split())
+    assert (f"Secret(s) kubiya-runner-remote-write-oauth2 in namespace {namespace} could not be written "
+            "(Unprocessable Entity)") in text, tail(out)
+    assert "what this run created was removed: kubiya-runner-nats-credentials" in text, tail(out)
+    assert "made-by-hand" not in out.stdout + out.stderr
+    assert role_secrets(cluster, namespace) == set()
+    kept = json.loads(cluster.kubectl("-n", namespace, "get", "secret", "kubiya-runner-remote-write-oauth2",
+                                      "-o", "json").stdout)
+    assert kept["data"] == {"client-secret": "bWFkZS1ieS1oYW5k"} and kept["immutable"] is True
+    assert history(cluster, namespace) == []
+
+
 LOCK_PLAY = """
 - name: The deploy lock step alone
   hosts: localhost

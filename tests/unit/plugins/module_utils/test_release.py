@@ -48,3 +48,22 @@ def test_only_the_release_of_that_name_is_taken_from_the_listing():
     listing = [{"name": "kubiya-runner-2", "status": "failed"}, {"name": "kubiya-runner", "status": "deployed"}]
     assert release.find_listed(listing, "kubiya-runner")["status"] == "deployed"
     assert release.find_listed([], "kubiya-runner") is None
+
+
+def test_no_namespace_means_no_release_for_certain():
+    assert release.judge_namespace(None, "", "acme-runner") == {
+        "state": "absent", "revision": 0, "last_good": 0, "reason": "namespace acme-runner does not exist"}
+
+
+def test_an_unreadable_namespace_is_an_unreadable_release_not_an_absent_one():
+    got = release.judge_namespace(None, 'namespaces "acme-runner" is forbidden: ' + "x" * 600, "acme-runner")
+    assert got["state"] == "unreadable" and got["reason"].startswith("reading namespace acme-runner: namespaces")
+    assert len(got["reason"]) < 450  # a long answer is cut
+
+
+def test_an_existing_namespace_leaves_the_decision_to_the_release_reads():
+    ns = {"metadata": {"name": "acme-runner", "uid": "u-1", "labels": {"kubiya.runners/customer": "acme"}}}
+    assert release.judge_namespace(ns, "", "acme-runner") is None
+    assert release.namespace_view(ns) == {"namespace_exists": True, "namespace_labels": {"kubiya.runners/customer": "acme"},
+                                          "namespace_uid": "u-1"}
+    assert release.namespace_view(None) == {"namespace_exists": False, "namespace_labels": {}, "namespace_uid": ""}
