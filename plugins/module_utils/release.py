@@ -13,6 +13,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+# states whose latest revision has values worth reading (the verification's computed values)
+HAS_VALUES = ('deployed', 'failed')
+
 KNOWN = ('deployed', 'failed', 'superseded', 'uninstalled', 'uninstalling',
          'pending-install', 'pending-upgrade', 'pending-rollback')
 

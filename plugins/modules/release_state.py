@@ -29,6 +29,7 @@ description:
   - Read-only; reports RV(ignore:changed=false). The records' contents (the release's manifest and values)
     are read but never returned; with O(values=true) the release's computed values are returned from
     C(helm get values --all).
+  - Needs C(get) on the namespace (cluster-scoped) and C(list) on the Secrets of the namespace.
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - kubiya.runners.k8s_request
@@ -51,8 +52,8 @@ options:
     type: path
   values:
     description:
-      - Also return the release's computed values (RV(values), C(helm get values --all), chart defaults included),
-        for a release that helm lists. A failed read makes RV(state) C(unreadable).
+      - Also return the release's computed values (RV(computed_values), C(helm get values --all --revision), chart
+        defaults included) when RV(state) is C(deployed) or C(failed). A failed read makes RV(state) C(unreadable).
     type: bool
     default: false
 notes:
@@ -79,6 +80,10 @@ EXAMPLES = r"""
   ansible.builtin.fail:
     msg: "{{ release.reason }}"
   when: release.state not in ['absent', 'deployed', 'failed', 'superseded', 'uninstalled']
+
+- name: Show whether telemetry is on in the deployed revision
+  ansible.builtin.debug:
+    msg: "{{ release_with_values.computed_values.telemetry.enabled | default(true) }}"
 """
 
 RETURN = r"""
@@ -106,7 +111,9 @@ reason:
   type: str
   sample: helm reports deployed
 namespace_exists:
-  description: Whether namespace O(namespace) exists.
+  description:
+    - Whether namespace O(namespace) exists; also false when it could not be read (then RV(state) is
+      C(unreadable) and RV(reason) says why).
   returned: always
   type: bool
   sample: true
@@ -130,8 +137,10 @@ app_version:
   returned: always
   type: str
   sample: 0.4.0
-values:
-  description: The release's computed values (O(values=true) and a listed release; else empty).
+computed_values:
+  description:
+    - The computed values of the revision RV(revision) (O(values=true) and RV(state) C(deployed) or C(failed);
+      else empty). Named so because C(result.values) in Jinja is the dictionary's method.
   returned: always
   type: dict
   sample: {"telemetry": {"enabled": true}}
@@ -209,9 +218,10 @@ def helm_list(module, params):
     return releasemod.find_listed(listing or [], params['name']), ''
 
 
-def helm_values(module, params):
-    """``(computed values, error text or '')``: ``helm get values --all`` of the release."""
-    values, error = helm_json(module, params, ['get', 'values', params['name'], '--all',
+def helm_values(module, params, revision):
+    """``(computed values, error text or '')``: ``helm get values --all`` of the release's revision
+    ``revision`` (the one helm listed, so values and revision belong together)."""
+    values, error = helm_json(module, params, ['get', 'values', params['name'], '--all', '--revision', str(revision),
                                                '--namespace', params['namespace']], 'helm get values')
     if error:
         return {}, 'helm get values: %s' % error
@@ -264,9 +274,9 @@ def main():
         listed, helm_error = helm_list(module, params)
         result = releasemod.judge(listed, helm_error, records, records_error)
     result.update(releasemod.namespace_view(namespace), chart=(listed or {}).get('chart') or '',
-                  app_version=(listed or {}).get('app_version') or '', values={})
-    if params['values'] and listed is not None and result['state'] != 'unreadable':
-        result['values'], values_error = helm_values(module, params)
+                  app_version=(listed or {}).get('app_version') or '', computed_values={})
+    if params['values'] and listed is not None and result['state'] in releasemod.HAS_VALUES and result['revision'] > 0:
+        result['computed_values'], values_error = helm_values(module, params, result['revision'])
         if values_error:
             result.update(state='unreadable', reason=releasemod.cut(values_error))
     module.exit_json(changed=False, **result)

@@ -128,6 +128,15 @@ def test_an_interrupted_upgrade_is_never_uninstalled(cluster, namespace):
     # Nothing holds the deploy lock afterwards.
     assert not names(cluster, namespace, "leases.coordination.k8s.io")
 
+    # The verification alone names the unfinished operation instead of verifying its pods.
+    check = subprocess.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), "kubiya.runners.verify",
+                            "--limit", "acme", "-e", json.dumps({"runner_namespace": namespace})],
+                           cwd=REPO, env=play_env(cluster), text=True, capture_output=True, timeout=600, check=False)
+    assert check.returncode != 0, tail(check)
+    assert (f"Release {RELEASE} in namespace {namespace} is pending-upgrade at revision {pending_revision}: another "
+            "helm operation is running right now, or one was interrupted, so nothing is verified") in \
+        " ".join(check.stdout.split()), tail(check)
+
 
 def test_two_concurrent_first_installs_leave_one_intact_release(cluster):
     namespace = f"t-role-concurrent-{uuid.uuid4().hex[:6]}"  # created by the role

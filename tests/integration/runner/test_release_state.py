@@ -40,7 +40,7 @@ def test_no_namespace_is_absent_without_asking_helm(cluster, tmp_path):
                              binary_path=str(tmp_path / "no-such-helm"), values=True)
     assert not got.failed, got
     r = got.result
-    assert (r["state"], r["namespace_exists"], r["namespace_labels"], r["values"]) == ("absent", False, {}, {})
+    assert (r["state"], r["namespace_exists"], r["namespace_labels"], r["computed_values"]) == ("absent", False, {}, {})
     assert r["reason"] == f"namespace {missing} does not exist"
 
 
@@ -48,7 +48,7 @@ def test_namespace_labels_and_computed_values_in_one_read(cluster, namespace, tm
     cluster.kubectl("label", "namespace", namespace, "kubiya.runners/customer=acme")
     empty = cluster.run_module("release_state", tmp_path, name="tiny", namespace=namespace, values=True)
     assert not empty.failed, empty
-    assert (empty.result["state"], empty.result["namespace_exists"], empty.result["values"]) == ("absent", True, {})
+    assert (empty.result["state"], empty.result["namespace_exists"], empty.result["computed_values"]) == ("absent", True, {})
     assert empty.result["namespace_labels"]["kubiya.runners/customer"] == "acme"
 
     subprocess.run(["helm", "install", "tiny", str(tiny_chart(tmp_path)), "-n", namespace, "--set", "greeting=hi"],
@@ -59,5 +59,11 @@ def test_namespace_labels_and_computed_values_in_one_read(cluster, namespace, tm
     r = got.result
     assert (r["state"], r["revision"], r["chart"], r["app_version"]) == ("deployed", 1, "tiny-0.3.0", "9.9")
     # computed: the override and the chart's defaults, as `helm get values --all` gives them
-    assert r["values"] == {"greeting": "hi", "nested": {"default": True}}
-    assert plain.result["state"] == "deployed" and plain.result["values"] == {}  # only when asked
+    assert r["computed_values"] == {"greeting": "hi", "nested": {"default": True}}
+    assert plain.result["state"] == "deployed" and plain.result["computed_values"] == {}  # only when asked
+
+    # an uninstalled release kept in history (--keep-history): listed, but no values are read
+    subprocess.run(["helm", "uninstall", "tiny", "-n", namespace, "--keep-history"],
+                   env=cluster.env, check=True, capture_output=True, text=True, timeout=120)
+    gone = cluster.run_module("release_state", tmp_path, name="tiny", namespace=namespace, values=True)
+    assert (gone.result["state"], gone.result["computed_values"]) == ("uninstalled", {}), gone
