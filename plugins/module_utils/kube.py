@@ -240,12 +240,14 @@ class KubeClient(object):
             pass
 
     # -- requests --------------------------------------------------------
-    def request(self, method, path, query=None, body=None, retry=None):
+    def request(self, method, path, query=None, body=None, retry=None, content_type=None):
         """Send one request; return the decoded JSON body (``{}`` when empty).
 
         ``retry``: resend once when the connection broke before a response arrived, and
         retry 5xx (default: for GET only; pass True for side-effect-free POSTs such as
         reviews). 429 is always retried: the server refused before doing anything.
+        ``content_type``: the body's media type when not JSON (``application/apply-patch+yaml``
+        for a server-side apply, whose JSON body is YAML too).
         """
         if retry is None:
             retry = method == 'GET'
@@ -253,8 +255,9 @@ class KubeClient(object):
         deadline = self.deadline or retrymod.Deadline(self.timeout, self.timeout)
 
         def call(timeout, ends_at):
+            extra = {'content_type': content_type} if content_type else {}
             resp = self.dynamic.request(method, path, body=body, query_params=list(query_params),
-                                        serialize=False, _request_timeout=timeout)
+                                        serialize=False, _request_timeout=timeout, **extra)
             return _read_bounded(resp, ends_at)
 
         raw = _with_retries(call, method, path, self.host, deadline, retry, self.retry_policy, self.sleep,

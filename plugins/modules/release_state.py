@@ -146,109 +146,15 @@ computed_values:
   sample: {"telemetry": {"enabled": true}}
 """
 
-import json
-import os
-import re
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubiya.runners.plugins.module_utils import release as releasemod
-from ansible_collections.kubiya.runners.plugins.module_utils import validate
+from ansible_collections.kubiya.runners.plugins.module_utils import release_read, validate
 from ansible_collections.kubiya.runners.plugins.module_utils.kube import (
     K8S_AUTH_ARG_SPEC,
     K8S_NUMBERS,
     K8sError,
     KubeClient,
-    auth_params,
 )
-
-# helm's environment variables for the connection options both sides share (as kubernetes.core's
-# helm modules pass them: in the environment, so a token never shows in the process list)
-HELM_ENV = (('context', 'HELM_KUBECONTEXT'), ('host', 'HELM_KUBEAPISERVER'), ('api_key', 'HELM_KUBETOKEN'),
-            ('ca_cert', 'HELM_KUBECAFILE'))
-
-
-def run_helm(module, params, args):
-    """``(rc, stdout, stderr)`` of ``helm <args>`` with the connection options in its environment."""
-    auth = auth_params(params)
-    argv = [params['binary_path'] or 'helm'] + list(args)
-    environ = {}
-    written = None
-    kubeconfig = auth.get('kubeconfig')
-    try:
-        if isinstance(kubeconfig, dict):
-            fd, written = tempfile.mkstemp(prefix='kubeconfig-', suffix='.json')
-            with os.fdopen(fd, 'w') as handle:
-                json.dump(kubeconfig, handle)
-            kubeconfig = written
-        if kubeconfig:
-            environ['KUBECONFIG'] = kubeconfig
-        for option, variable in HELM_ENV:
-            if auth.get(option):
-                environ[variable] = str(auth[option])
-        if auth.get('validate_certs') is False:
-            environ['HELM_KUBEINSECURE_SKIP_TLS_VERIFY'] = 'true'
-        try:
-            return module.run_command(argv, environ_update=environ, handle_exceptions=False)
-        except OSError as exc:  # run_command raises for a binary that cannot be executed
-            return -1, '', 'cannot run %s: %s' % (argv[0], exc)
-    finally:
-        if written:
-            os.unlink(written)
-
-
-def helm_json(module, params, args, what):
-    """``(decoded JSON or None, error text or '')`` of ``helm <args> --output json``."""
-    rc, out, err = run_helm(module, params, list(args) + ['--output', 'json'])
-    if rc != 0:
-        return None, (err or out or 'exit code %d' % rc).strip()
-    try:
-        return json.loads(out or 'null'), ''
-    except ValueError:
-        return None, '%s printed something that is not JSON: %s' % (what, out[:200])
-
-
-def helm_list(module, params):
-    """``(entry of the release or None, error text or '')`` from ``helm list --all``."""
-    listing, error = helm_json(module, params, ['list', '--all', '--max', '0', '--namespace', params['namespace'],
-                                                '--filter', '^%s$' % re.escape(params['name'])], 'helm list')
-    if error:
-        return None, error
-    return releasemod.find_listed(listing or [], params['name']), ''
-
-
-def helm_values(module, params, revision):
-    """``(computed values, error text or '')``: ``helm get values --all`` of the release's revision
-    ``revision`` (the one helm listed, so values and revision belong together)."""
-    values, error = helm_json(module, params, ['get', 'values', params['name'], '--all', '--revision', str(revision),
-                                               '--namespace', params['namespace']], 'helm get values')
-    if error:
-        return {}, 'helm get values: %s' % error
-    return values if isinstance(values, dict) else {}, ''
-
-
-def read_cluster(params):
-    """``(namespace object or None, namespace error, records, records error)`` with one client:
-    the namespace first; its release records only when it exists."""
-    try:
-        client = KubeClient.from_params(params)
-    except K8sError as exc:
-        return None, str(exc), [], ''
-    try:
-        try:
-            namespace = client.get('/api/v1/namespaces/%s' % params['namespace'])
-        except K8sError as exc:
-            if exc.status == 404:
-                return None, '', [], ''
-            return None, str(exc), [], ''
-        try:
-            return namespace, '', client.list_items('/api/v1/namespaces/%s/secrets' % params['namespace'],
-                                                    label_selector='owner=helm,name=%s' % params['name']), ''
-        except K8sError as exc:
-            return namespace, '', [], str(exc)
-    finally:
-        client.close()
 
 
 def main():
@@ -267,18 +173,16 @@ def main():
         validate.dns_label(params['namespace'], 'namespace')
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    namespace, namespace_error, records, records_error = read_cluster(params)
-    result = releasemod.judge_namespace(namespace, namespace_error, params['namespace'])
-    listed = None
-    if result is None:  # the namespace exists: read the release both ways
-        listed, helm_error = helm_list(module, params)
-        result = releasemod.judge(listed, helm_error, records, records_error)
-    result.update(releasemod.namespace_view(namespace), chart=(listed or {}).get('chart') or '',
-                  app_version=(listed or {}).get('app_version') or '', computed_values={})
-    if params['values'] and listed is not None and result['state'] in releasemod.HAS_VALUES and result['revision'] > 0:
-        result['computed_values'], values_error = helm_values(module, params, result['revision'])
-        if values_error:
-            result.update(state='unreadable', reason=releasemod.cut(values_error))
+    try:
+        client = KubeClient.from_params(params)
+    except K8sError as exc:
+        client = exc
+    try:
+        result = release_read.read_state(module, params, client, params['name'], params['namespace'],
+                                         values=params['values'])
+    finally:
+        if not isinstance(client, K8sError):
+            client.close()
     module.exit_json(changed=False, **result)
 
 
