@@ -12,7 +12,9 @@ holder), it is taken over with ``force`` and the resourceVersion that was read a
 not hold the lock. Renewing and releasing carry the resourceVersion this run last wrote, so a run
 that outlived its lease never touches the lease of the run that took it over.
 
-``holder_of``, ``expired``, ``parse_time``, ``body`` are pure; ``take``, ``peek``, ``renew``,
+A lease that names no holder counts as free whatever its renewTime (Kubernetes leader election
+writes an empty holder to give a lease up). ``holder_of``, ``expired``, ``free``, ``parse_time``,
+``body`` are pure; ``take``, ``peek``, ``renew``,
 ``release`` get the client (a kube.KubeClient) passed in.
 """
 
@@ -21,7 +23,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import json
 import re
 
 from ansible_collections.kubiya.runners.plugins.module_utils.kube import K8sError, api_path
@@ -54,9 +55,9 @@ def parse_time(text):
         offset = sign * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
     try:
         moment = datetime.datetime.strptime(base, '%Y-%m-%dT%H:%M:%S').replace(microsecond=micro)
-    except ValueError:
+        return moment.replace(tzinfo=datetime.timezone(offset))
+    except ValueError:  # no such date, or an offset of a day or more
         return None
-    return moment.replace(tzinfo=datetime.timezone(offset))
 
 
 def holder_of(lease):
@@ -107,8 +108,9 @@ def path_of(namespace, name):
 
 def _apply(client, lease, field_manager, force):
     meta = lease['metadata']
-    # the body as text (JSON is YAML): kubernetes clients before 35 send only text as YAML
-    return client.request('PATCH', path_of(meta['namespace'], meta['name']), body=json.dumps(lease),
+    # a dict: every kubernetes client from 29 on sends it as JSON (which is YAML) for this media
+    # type; text would be encoded a second time by clients 29 to 36 (a JSON string, HTTP 400)
+    return client.request('PATCH', path_of(meta['namespace'], meta['name']), body=lease,
                           query={'fieldManager': field_manager, 'force': 'true' if force else 'false'},
                           content_type='application/apply-patch+yaml', retry=False)
 
@@ -168,13 +170,29 @@ def take(client, namespace, name, labels, holder, field_manager, seconds, now=No
 
 def renew(client, namespace, name, labels, holder, field_manager, seconds, acquired, resource_version, now=None):
     """Renew the lease this run holds, with the resourceVersion it last wrote as a precondition;
-    ``{held, lease, error}``: held false when another run took it over (or it is gone)."""
-    now = now or now_utc()
-    try:
-        got = _apply(client, body(name, namespace, labels, holder, seconds, acquired, micro_time(now),
-                                  resource_version=resource_version), field_manager, False)
-    except K8sError as exc:
-        return dict(held=False, lease={}, error=str(exc))
+    ``{held, lease, error}``: held false when another run took it over or it is gone (409). A
+    lost answer (timeout, 5xx) is read back: the lease naming this run with a newer
+    resourceVersion is the renewal that landed; unchanged, the renewal is sent once more. A
+    definite refusal (403...) raises K8sError."""
+    lease = body(name, namespace, labels, holder, seconds, acquired, micro_time(now or now_utc()),
+                 resource_version=resource_version)
+    for attempt in (1, 2):
+        try:
+            got = _apply(client, lease, field_manager, False)
+            break
+        except K8sError as exc:
+            if exc.status == 409:
+                return dict(held=False, lease={}, error=str(exc))
+            if exc.status in DEFINITE or attempt == 2:
+                raise
+            current = peek(client, namespace, name)
+            if current is None:
+                return dict(held=False, lease={}, error='the lease is gone (%s)' % exc)
+            version = str((current.get('metadata') or {}).get('resourceVersion') or '')
+            if holder_of(current) != holder:
+                return dict(held=False, lease={}, error='the lease names holder "%s"' % holder_of(current))
+            if version != str(resource_version):
+                return dict(held=True, lease=current, error='')  # the renewal landed; its answer was lost
     if holder_of(got) != holder:
         return dict(held=False, lease={}, error='the lease names holder "%s"' % holder_of(got))
     return dict(held=True, lease=got, error='')
@@ -184,7 +202,8 @@ def release(client, namespace, name, resource_version):
     """Delete the lease if it is still the one this run wrote (resourceVersion precondition);
     True when deleted, False when it was gone or another run's (404, 409)."""
     try:
-        client.request('DELETE', path_of(namespace, name), retry=False,
+        # retried on a lost answer: a repeated delete with the precondition is a 404 or 409
+        client.request('DELETE', path_of(namespace, name), retry=True,
                        body={'kind': 'DeleteOptions', 'apiVersion': 'v1',
                              'preconditions': {'resourceVersion': resource_version}})
     except K8sError as exc:

@@ -18,22 +18,27 @@ description:
     C(<release>-deploy-lock) in namespace O(namespace), holder O(holder).
   - O(state=present) takes it. Taking is a server-side apply with field manager O(field_manager) and no
     force - it creates the lease, or conflicts when the lease exists, so of two concurrent takes exactly
-    one succeeds and a free lock costs one request. Only on a conflict is the lease read - held by
-    another holder and not expired (RV(outcome=held)), this run does not get it; expired (more than its
-    C(leaseDurationSeconds) since its C(renewTime)) or naming no holder, it is taken over with force and the
-    C(resourceVersion) that was read as a precondition, then read back - RV(outcome=lost_race) when another
-    run got it at the same moment. A lease without a readable C(renewTime) is never taken over.
+    one succeeds and a free lock costs one request. Only on a conflict (or a lost answer) is the lease read -
+    held by another holder and not expired (RV(outcome=held)), this run does not get it; expired (more than its
+    C(leaseDurationSeconds) since its C(renewTime), by this controller's clock) or naming no holder (a lease
+    given up), it is taken over with force and the C(resourceVersion) that was read as a precondition, then
+    read back - RV(outcome=lost_race) when another run got it at the same moment. A lease that names a holder
+    but has no readable C(renewTime) is never taken over.
+  - Without the namespace there is nothing to lock - RV(outcome=no_namespace), nothing written.
   - With O(read_release=true) the state of release O(release) is then read in the same process, under the
-    lock (RV(release_state), as M(kubiya.runners.release_state) returns it).
+    lock (RV(release_state), as M(kubiya.runners.release_state) returns it); also without the namespace
+    (C(absent)) and in check mode.
   - O(state=renewed) writes a new C(renewTime) with O(resource_version) (the one this run last wrote) as a
-    precondition - RV(held=false) when another run took the lease over meanwhile (this run outlived it).
+    precondition - RV(held=false) when another run took the lease over meanwhile (this run outlived it). A lost
+    answer is read back (the renewal landed, or it is sent once more).
   - O(state=absent) deletes the lease with O(resource_version) as a precondition - a lease that is gone
     or that another run holds now is left alone.
   - The module does not fail when the lock is held by another run or lost (RV(held) says so, the caller
-    decides); it fails when the API server refuses the request itself (no permission, no namespace,
-    invalid), naming the Lease and the reason.
-  - In check mode nothing is written - O(state=present) reads the lease (RV(outcome) C(free) or C(held)) and,
-    with O(read_release=true), the release.
+    decides); it fails when the API server refuses the request itself (no permission, invalid),
+    naming the Lease and the reason.
+  - In check mode nothing is written, the lease is only read - O(state=present) reports RV(outcome) C(free) or
+    C(held) (and, with O(read_release=true), the release's state), never RV(held=true); O(state=renewed) and
+    O(state=absent) report what a real run would find.
   - Needs C(get), C(patch) (server-side apply) and C(delete) on Leases of the namespace; for O(read_release)
     also C(get) on the namespace and C(list) on its Secrets.
 extends_documentation_fragment:
@@ -68,7 +73,7 @@ options:
     type: str
   duration:
     description:
-      - C(leaseDurationSeconds) - how long after its last renewal the lease counts as held (1 to 86400).
+      - C(leaseDurationSeconds) - how long after its last renewal the lease counts as held (1 to 2147483647).
         Required for V(present) and V(renewed).
     type: int
   labels:
@@ -148,8 +153,9 @@ held:
 outcome:
   description:
     - V(present) - C(taken) (it was free), C(mine) (an earlier answer to this run was lost; the lease names it
-      already), C(taken_over) (expired or without holder), C(held) (another run holds it), C(lost_race) (another
-      run took it at the same moment); in check mode C(free) or C(held).
+      already), C(taken_over) (expired or without holder, or deleted between the conflict and the take),
+      C(held) (another run holds it), C(lost_race) (another run took it at the same moment), C(no_namespace)
+      (namespace O(namespace) does not exist); in check mode C(free) or C(held).
     - V(renewed) - C(renewed) or C(lost). V(absent) - C(released) or C(gone) (deleted already, or another run's now).
   returned: always
   type: str
@@ -190,7 +196,8 @@ error:
   sample: ""
 release_state:
   description:
-    - With O(read_release=true) and the lock held (or in check mode) - the state of the release read under it,
+    - With O(read_release=true) and the lock held (or RV(outcome=no_namespace), or in check mode) - the state of
+      the release read under it,
       the keys of M(kubiya.runners.release_state) (C(state), C(revision), C(last_good), C(reason),
       C(namespace_exists), C(namespace_labels), C(namespace_uid), C(chart), C(app_version), C(computed_values)).
       Else empty.
@@ -211,6 +218,10 @@ from ansible_collections.kubiya.runners.plugins.module_utils.kube import (
 )
 
 
+# leaseDurationSeconds is an int32
+MAX_DURATION = 2147483647
+
+
 def check(params):
     """ValueError naming the option, before any request."""
     params.update(validate.check_numbers(params, K8S_NUMBERS))
@@ -222,12 +233,26 @@ def check(params):
                 raise ValueError('%s: required (a non-empty text) when state is %s' % (option, params['state']))
         if params['duration'] is None:
             raise ValueError('duration: required when state is %s (leaseDurationSeconds)' % params['state'])
-        params['duration'] = validate.number(params['duration'], 'duration', integer=True)
+        params['duration'] = validate.number(params['duration'], 'duration', integer=True, maximum=MAX_DURATION)
     if params['state'] in ('renewed', 'absent') and not (params['resource_version'] or '').strip():
         raise ValueError('resource_version: required when state is %s (the one this run last wrote)' % params['state'])
-    if params['state'] == 'renewed' and leasemod.parse_time(params['acquire_time']) is None:
-        raise ValueError('acquire_time: %r is not an RFC 3339 time (the lease\'s acquireTime as taken)'
-                         % (params['acquire_time'],))
+    if params['state'] == 'renewed':
+        acquired = leasemod.parse_time(params['acquire_time'])
+        if acquired is None:
+            raise ValueError('acquire_time: %r is not an RFC 3339 time (the lease\'s acquireTime as taken)'
+                             % (params['acquire_time'],))
+        params['acquire_time'] = leasemod.micro_time(acquired)  # the API server takes microseconds only
+
+
+def namespace_exists(client, namespace):
+    """Whether the namespace exists (a 404 of the lease is then not "no namespace")."""
+    try:
+        client.get('/api/v1/namespaces/%s' % namespace)
+    except K8sError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
 
 
 def run(module, client, params):
@@ -236,34 +261,50 @@ def run(module, client, params):
     where = 'Lease %s in namespace %s' % (name, namespace)
     out = dict(changed=False, held=False, lease={}, other={}, error='', release_state={})
     try:
-        if params['state'] == 'absent':
-            gone = not leasemod.release(client, namespace, name, params['resource_version']) \
-                if not module.check_mode else False
-            out.update(changed=not gone and not module.check_mode, outcome='gone' if gone else 'released')
-            return out
-        if params['state'] == 'renewed':
-            if module.check_mode:
-                out.update(outcome='renewed', held=True)
-                return out
+        if module.check_mode:  # read only: what a real run would find
+            current = leasemod.peek(client, namespace, name)
+            if params['state'] == 'present':
+                busy = current is not None and leasemod.holder_of(current) != params['holder'] \
+                    and not leasemod.free(current, leasemod.now_utc())
+                out.update(outcome='held' if busy else 'free', other=leasemod.view(current) if busy else {})
+            else:
+                mine = current is not None and \
+                    str((current.get('metadata') or {}).get('resourceVersion')) == params['resource_version']
+                if params['state'] == 'renewed':
+                    mine = mine and leasemod.holder_of(current) == params['holder']
+                    out.update(held=mine, outcome='renewed' if mine else 'lost', lease=leasemod.view(current) if mine else {})
+                else:
+                    out.update(changed=mine, outcome='released' if mine else 'gone')
+        elif params['state'] == 'absent':
+            released = leasemod.release(client, namespace, name, params['resource_version'])
+            out.update(changed=released, outcome='released' if released else 'gone')
+        elif params['state'] == 'renewed':
             got = leasemod.renew(client, namespace, name, params['labels'], params['holder'], params['field_manager'],
                                  params['duration'], params['acquire_time'], params['resource_version'])
             out.update(changed=got['held'], held=got['held'], outcome='renewed' if got['held'] else 'lost',
                        lease=leasemod.view(got['lease']), error=got['error'])
-            return out
-        if module.check_mode:
-            current = leasemod.peek(client, namespace, name)
-            busy = current is not None and leasemod.holder_of(current) != params['holder'] \
-                and not leasemod.free(current, leasemod.now_utc())
-            out.update(outcome='held' if busy else 'free', other=leasemod.view(current) if busy else {})
         else:
-            got = leasemod.take(client, namespace, name, params['labels'], params['holder'], params['field_manager'],
-                                params['duration'])
+            try:
+                got = leasemod.take(client, namespace, name, params['labels'], params['holder'],
+                                    params['field_manager'], params['duration'])
+            except K8sError as exc:
+                if exc.status != 404 or namespace_exists(client, namespace):
+                    raise
+                got = dict(held=False, outcome='no_namespace', lease={}, other={}, error='')
             out.update(changed=got['held'], held=got['held'], outcome=got['outcome'], lease=leasemod.view(got['lease']),
                        other=leasemod.view(got['other']), error=got['error'])
     except K8sError as exc:
         module.fail_json(msg='%s: %s' % (where, exc), **out)
-    if params['read_release'] and (out['held'] or module.check_mode):
-        out['release_state'] = release_read.read_state(module, params, client, params['release'], namespace)
+    if params['read_release'] and params['state'] == 'present' and \
+            (out['held'] or module.check_mode or out['outcome'] == 'no_namespace'):
+        # never fails once the lock is held (the caller must be able to release it): an error
+        # is an unreadable state, on which the caller stops
+        try:
+            out['release_state'] = release_read.read_state(module, params, client, params['release'], namespace)
+        except Exception as exc:  # pylint: disable=broad-except
+            out['release_state'] = dict(state='unreadable', revision=0, last_good=0, reason=str(exc)[:400],
+                                        namespace_exists=False, namespace_labels={}, namespace_uid='', chart='',
+                                        app_version='', computed_values={})
     return out
 
 

@@ -243,6 +243,14 @@ def test_bad_dagger_namespace_is_named_in_validation_for_deploy_and_remove(inv: 
     assert "runner_dagger_namespace: 'Bad_NS' must be a DNS-1123 label" in failure(out)
 
 
+@pytest.mark.parametrize("value", [0, 86401])
+def test_a_wait_timeout_out_of_range_is_named(inv: Path, value: int):
+    """The deploy lock lasts 2 x runner_wait_timeout + 120 s: a typo in milliseconds is named,
+    not a lock that outlives any run (or a module error naming an option nobody set)."""
+    out = validate(inv, "-e", f"runner_wait_timeout={value}")
+    assert f"runner_wait_timeout: must be 1 to 86400 seconds (a day), got {value}" in failure(out)
+
+
 @pytest.mark.parametrize("value", [-1, 61])
 def test_a_lock_renewal_interval_out_of_range_is_named(inv: Path, value: int):
     """A renewal interval longer than the lease's slack would let the lease run out in a phase."""

@@ -1,0 +1,82 @@
+"""`--check` on the runner's playbooks changes nothing and says what a real run would do - for a
+fresh customer, for one already deployed, for a removal, and while another run holds the
+customer's deploy lock (the lock is read, never taken, in check mode)."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from testlib import REPO
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+INVENTORY = REPO / "inventories" / "example"
+RELEASE = "kubiya-runner"
+
+
+def play_env(cluster) -> dict:
+    env = dict(cluster.env, KUBIYA_VAULT_PASSWORD="kubiya-example-vault",
+               ANSIBLE_VAULT_PASSWORD_FILE=str(INVENTORY / "vault-pass-client.sh"), ANSIBLE_FORCE_COLOR="0")
+    env.setdefault("HELM_PLUGINS", str(REPO / ".tools" / "helm-plugins"))
+    return env
+
+
+def play(cluster, playbook: str, namespace: str, *args: str, **extra) -> subprocess.CompletedProcess:
+    extra = {"runner_namespace": namespace, **extra}
+    out = subprocess.run(["ansible-playbook", "-i", str(INVENTORY / "hosts.yml"), playbook, "--limit", "acme",
+                          "-e", json.dumps(extra), *args], cwd=REPO, env=play_env(cluster), text=True,
+                         capture_output=True, timeout=900, check=False)
+    return out
+
+
+def flat(out) -> str:
+    return " ".join((out.stdout + out.stderr).split())
+
+
+def exists(cluster, *what: str) -> bool:
+    return cluster.kubectl("get", *what, check=False).returncode == 0
+
+
+def revisions(cluster, namespace: str) -> int:
+    out = subprocess.run(["helm", "history", RELEASE, "-n", namespace, "-o", "json"], env=cluster.env, text=True,
+                         capture_output=True, timeout=60, check=False)
+    return len(json.loads(out.stdout)) if out.returncode == 0 else 0
+
+
+def test_check_mode_changes_nothing_fresh_deployed_removed_and_locked(cluster):
+    namespace = "t-check-" + __import__("uuid").uuid4().hex[:6]
+    fresh = play(cluster, "kubiya.runners.deploy", namespace, "--check")
+    assert fresh.returncode == 0, fresh.stdout[-4000:]
+    assert "would be created" in fresh.stdout and "would be installed" in fresh.stdout, fresh.stdout[-4000:]
+    assert not exists(cluster, "namespace", namespace)
+    try:
+        real = play(cluster, "kubiya.runners.deploy", namespace, runner_verify=False)
+        assert real.returncode == 0, real.stdout[-4000:]
+        assert revisions(cluster, namespace) == 1
+
+        again = play(cluster, "kubiya.runners.deploy", namespace, "--check")
+        assert again.returncode == 0, again.stdout[-4000:]
+        assert not exists(cluster, "lease", f"{RELEASE}-deploy-lock", "-n", namespace)
+        assert revisions(cluster, namespace) == 1
+
+        removal = play(cluster, "kubiya.runners.remove", namespace, "--check", runner_remove_confirm="acme")
+        assert removal.returncode == 0, removal.stdout[-4000:]
+        assert revisions(cluster, namespace) == 1 and exists(cluster, "namespace", namespace)
+        assert not exists(cluster, "lease", f"{RELEASE}-deploy-lock", "-n", namespace)
+
+        # another run holds the lock: check mode says so and still writes nothing
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": f"{RELEASE}-deploy-lock", "namespace": namespace},
+                 "spec": {"holderIdentity": "other-run", "leaseDurationSeconds": 1200,
+                          "renewTime": "2099-01-01T00:00:00.000000Z"}}
+        cluster.kubectl("apply", "-f", "-", input=json.dumps(lease))
+        locked = play(cluster, "kubiya.runners.deploy", namespace, "--check")
+        assert locked.returncode != 0 and 'holds the lock (Lease kubiya-runner-deploy-lock, holder "other-run"' in \
+            flat(locked), locked.stdout[-4000:]
+        got = json.loads(cluster.kubectl("get", "lease", f"{RELEASE}-deploy-lock", "-n", namespace, "-o",
+                                         "json").stdout)
+        assert got["spec"]["holderIdentity"] == "other-run"
+    finally:
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
