@@ -95,6 +95,13 @@ options:
       - With V(present), once the lock is held, read the state of release O(release) (RV(release_state)).
     type: bool
     default: false
+  release_values:
+    description:
+      - With O(read_release), also read the release's computed values (C(helm get values --all --revision) of a
+        C(deployed) or C(failed) release; C(computed_values) of RV(release_state)), as
+        M(kubiya.runners.release_state) does with its O(kubiya.runners.release_state#module:values) option.
+    type: bool
+    default: false
   binary_path:
     description:
       - Path of the helm 3 binary for O(read_release). Not given - C(helm) on E(PATH).
@@ -300,7 +307,8 @@ def run(module, client, params):
         # never fails once the lock is held (the caller must be able to release it): an error
         # is an unreadable state, on which the caller stops
         try:
-            out['release_state'] = release_read.read_state(module, params, client, params['release'], namespace)
+            out['release_state'] = release_read.read_state(module, params, client, params['release'], namespace,
+                                                           values=params['release_values'])
         except Exception as exc:  # pylint: disable=broad-except
             out['release_state'] = dict(state='unreadable', revision=0, last_good=0, reason=str(exc)[:400],
                                         namespace_exists=False, namespace_labels={}, namespace_uid='', chart='',
@@ -320,6 +328,7 @@ def main():
         resource_version=dict(type='str'),
         acquire_time=dict(type='str'),
         read_release=dict(type='bool', default=False),
+        release_values=dict(type='bool', default=False),
         binary_path=dict(type='path'),
     )
     argument_spec.update(K8S_AUTH_ARG_SPEC)

@@ -1,6 +1,7 @@
 """`--check` on the runner's playbooks changes nothing and says what a real run would do - for a
 fresh customer, for one already deployed, for a removal, and while another run holds the
-customer's deploy lock (the lock is read, never taken, in check mode)."""
+customer's deploy lock (the lock is read, never taken, in check mode). And what a re-run's
+verification reads: the release as the guard read it under the lock when nothing changed."""
 from __future__ import annotations
 
 import json
@@ -78,5 +79,35 @@ def test_check_mode_changes_nothing_fresh_deployed_removed_and_locked(cluster):
         got = json.loads(cluster.kubectl("get", "lease", f"{RELEASE}-deploy-lock", "-n", namespace, "-o",
                                          "json").stdout)
         assert got["spec"]["holderIdentity"] == "other-run"
+    finally:
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def task_result(out, task: str) -> str:
+    """The first result line ("ok: [acme]", "skipping: [acme]"...) after the task's header."""
+    text = out.stdout
+    start = text.index(f"TASK [kubiya.runners.runner : {task}")
+    return next(line for line in text[start:].splitlines()[1:] if line.strip() and not line.startswith("Tuesday")
+                and "****" not in line and not line[:3].isdigit() and ": [acme]" in line)
+
+
+def test_an_unchanged_rerun_verifies_the_release_read_under_its_lock_and_a_change_reads_it_again(cluster):
+    namespace = "t-verify-" + __import__("uuid").uuid4().hex[:6]
+    try:
+        first = play(cluster, "kubiya.runners.deploy", namespace, runner_verify=False)
+        assert first.returncode == 0, first.stdout[-4000:]
+        again = play(cluster, "kubiya.runners.deploy", namespace, runner_health_window=0)
+        assert again.returncode == 0, again.stdout[-4000:]
+        assert "changed=0" in again.stdout
+        # the report names the revision and chart of the guard's read; no second read was made
+        assert f"release {RELEASE} revision 1, chart kubiya-runner-2.0.0, namespace {namespace}" in again.stdout, \
+            again.stdout[-4000:]
+        assert task_result(again, "Verify | Read the state, chart and computed values").startswith("skipping")
+
+        changed = play(cluster, "kubiya.runners.deploy", namespace, runner_health_window=0,
+                       runner_values={"imageUpdater": {"enabled": False}})
+        assert changed.returncode == 0, changed.stdout[-4000:]
+        assert f"release {RELEASE} revision 2, chart kubiya-runner-2.0.0" in changed.stdout, changed.stdout[-4000:]
+        assert task_result(changed, "Verify | Read the state, chart and computed values").startswith("ok")
     finally:
         cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
