@@ -102,12 +102,13 @@ def read_cluster(client, name, namespace):
         return found, '', [], str(exc)
 
 
-def read_state(module, params, client, name, namespace, values=False):
+def read_state(module, params, client, name, namespace, values=False, values_required=True):
     """The release_state result: ``{state, revision, last_good, reason, namespace_exists,
     namespace_labels, namespace_uid, chart, app_version, computed_values}``.
 
     ``client``: a kube.KubeClient, or a K8sError saying why none could be built (then the
-    namespace is unreadable, and nothing is assumed)."""
+    namespace is unreadable, and nothing is assumed). ``values_required``: a failed read of the
+    values makes the state unreadable; else they are left empty (``values_error`` says why)."""
     if isinstance(client, K8sError):
         found, namespace_error, records, records_error = None, str(client), [], ''
     else:
@@ -121,6 +122,8 @@ def read_state(module, params, client, name, namespace, values=False):
                   app_version=(listed or {}).get('app_version') or '', computed_values={})
     if values and listed is not None and result['state'] in releasemod.HAS_VALUES and result['revision'] > 0:
         result['computed_values'], values_error = helm_values(module, params, name, namespace, result['revision'])
-        if values_error:
+        if values_error and values_required:
             result.update(state='unreadable', reason=releasemod.cut(values_error))
+        elif values_error:
+            result['values_error'] = releasemod.cut(values_error)
     return result

@@ -39,8 +39,9 @@ description:
   - In check mode nothing is written, the lease is only read - O(state=present) reports RV(outcome) C(free) or
     C(held) (and, with O(read_release=true), the release's state), never RV(held=true); O(state=renewed) and
     O(state=absent) report what a real run would find.
-  - Needs C(get), C(patch) (server-side apply) and C(delete) on Leases of the namespace; for O(read_release)
-    also C(get) on the namespace and C(list) on its Secrets.
+  - Needs C(get), C(patch) (server-side apply) and C(delete) on Leases of the namespace and C(get) on the
+    namespace (read after a 404); for O(read_release) also C(list) on its Secrets (and C(get) for
+    O(release_values)).
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - kubiya.runners.k8s_request
@@ -92,14 +93,16 @@ options:
     type: str
   read_release:
     description:
-      - With V(present), once the lock is held, read the state of release O(release) (RV(release_state)).
+      - With V(present), read the state of release O(release) (RV(release_state)) once the lock is held, when
+        the namespace does not exist (C(absent)) and in check mode.
     type: bool
     default: false
   release_values:
     description:
       - With O(read_release), also read the release's computed values (C(helm get values --all --revision) of a
         C(deployed) or C(failed) release; C(computed_values) of RV(release_state)), as
-        M(kubiya.runners.release_state) does with its O(kubiya.runners.release_state#module:values) option.
+        M(kubiya.runners.release_state) does with its O(kubiya.runners.release_state#module:values) option. A failed
+        read of the values leaves them empty (C(values_error) of RV(release_state) says why), the state as read.
     type: bool
     default: false
   binary_path:
@@ -266,7 +269,7 @@ def run(module, client, params):
     name = '%s-deploy-lock' % params['release']
     namespace = params['namespace']
     where = 'Lease %s in namespace %s' % (name, namespace)
-    out = dict(changed=False, held=False, lease={}, other={}, error='', release_state={})
+    out = dict(changed=False, held=False, outcome='', lease={}, other={}, error='', release_state={})
     try:
         if module.check_mode:  # read only: what a real run would find
             current = leasemod.peek(client, namespace, name)
@@ -308,7 +311,7 @@ def run(module, client, params):
         # is an unreadable state, on which the caller stops
         try:
             out['release_state'] = release_read.read_state(module, params, client, params['release'], namespace,
-                                                           values=params['release_values'])
+                                                           values=params['release_values'], values_required=False)
         except Exception as exc:  # pylint: disable=broad-except
             out['release_state'] = dict(state='unreadable', revision=0, last_good=0, reason=str(exc)[:400],
                                         namespace_exists=False, namespace_labels={}, namespace_uid='', chart='',

@@ -173,3 +173,27 @@ def test_no_namespace_bad_input_and_check_mode_write_nothing(cluster, namespace,
     assert not checked.failed and (checked.result["outcome"], checked.result["held"]) == ("free", False), checked
     assert checked.result["release_state"]["state"] == "absent"
     assert read(cluster, namespace) is None
+
+
+def test_an_identity_without_rights_on_leases_is_refused_naming_the_lease(cluster, namespace, tmp_path):
+    """A 403 is a refusal, not a race: the module fails naming the Lease and the API server's
+    answer, and writes nothing (the role then stops in the guard's or removal's words)."""
+    import yaml
+
+    cluster.kubectl("-n", namespace, "create", "serviceaccount", "limited")
+    token = cluster.kubectl("-n", namespace, "create", "token", "limited").stdout.strip()
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    server = dict(config["clusters"][0]["cluster"])
+    ca = server.get("certificate-authority")
+    if ca and not str(ca).startswith("/"):
+        server["certificate-authority"] = str(cluster.kubeconfig.parent / ca)
+    limited = tmp_path / "limited.kubeconfig"
+    limited.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "limited",
+        "clusters": [{"name": "c", "cluster": server}], "users": [{"name": "limited", "user": {"token": token}}],
+        "contexts": [{"name": "limited", "context": {"cluster": "c", "user": "limited"}}]}))
+    got = lock(cluster, tmp_path, namespace, "ops@a run one", kubeconfig=str(limited), read_release=True)
+    assert got.failed, got
+    assert got.result["msg"].startswith(f"Lease {NAME} in namespace {namespace}: ") and "403" in got.result["msg"], got
+    assert got.result["held"] is False
+    assert read(cluster, namespace) is None

@@ -119,6 +119,8 @@ def test_an_interrupted_upgrade_is_never_uninstalled(cluster, namespace):
     assert f"helm history {RELEASE} -n {namespace}" in output, tail(again)
     assert f"helm rollback {RELEASE} 1 -n {namespace}" in output, tail(again)
     assert "nothing was uninstalled or deleted" in output, tail(again)
+    # nothing was tried, so nothing was rolled back either (the guard stopped under the lock)
+    assert "rolled back" not in output and "the release is left as it is" in output, tail(again)
 
     # The release, its records, the role's Secrets and the running pods are all still there.
     assert history(cluster, namespace)[-1]["status"] == "pending-upgrade"
